@@ -1,0 +1,11 @@
+import type { Command } from 'commander';
+import type { GlobalOptions } from '../core/context.ts';
+
+export type GlobalsOf = (command: Command) => GlobalOptions;
+
+/** Registers the commands that are built; each lives next to the layer it drives. */
+export function registerCommands(program: Command, globals: GlobalsOf): void {
+  for (const register of registrations) register(program, globals);
+}
+
+const registrations: ((program: Command, globals: GlobalsOf) => void)[] = [];

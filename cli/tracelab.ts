@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { styleText } from 'node:util';
+import { createOutput } from '../core/output.ts';
+import type { GlobalOptions } from '../core/context.ts';
+import { NotBuiltYetError, UserError, errorMessage } from '../core/errors.ts';
+
+const program = new Command('tracelab')
+  .description('Kubernetes labs for distributed tracing across a service mesh, end to end')
+  .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)'))
+  .addOption(new Option('--context <name>', 'kubeconfig context (default: the current context)'))
+  .option('--dry-run', 'show what would change without changing anything', false)
+  .option('-v, --verbose', 'print the raw output of every tool', false)
+  .option('-q, --quiet', 'print only errors', false)
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+/** Everything below the CLI gets its settings from here, never from argv or env. */
+export function globalOptions(command: Command): GlobalOptions {
+  const opts = command.optsWithGlobals<{ kubeconfig?: string; context?: string; dryRun: boolean; verbose: boolean; quiet: boolean }>();
+  if (opts.verbose && opts.quiet) throw new UserError('--verbose and --quiet contradict each other: pass at most one');
+  return {
+    kubeconfig: opts.kubeconfig ?? process.env.KUBECONFIG,
+    context: opts.context,
+    dryRun: opts.dryRun,
+    output: createOutput({ verbosity: opts.verbose ? 'verbose' : opts.quiet ? 'quiet' : 'normal' }),
+  };
+}
+
+function planned(name: string, description: string, what: string): void {
+  program
+    .command(name)
+    .description(`${description} (not built yet)`)
+    .allowUnknownOption()
+    .action((_options: unknown, command: Command) => {
+      globalOptions(command);
+      throw new NotBuiltYetError(name, what);
+    });
+}
+
+planned('bootstrap', 'create a kubeadm cluster and install the lab layers', 'cluster creation over SSH is planned; on an existing cluster use `tracelab up <layer>`');
+planned('ui', 'open Grafana, Jaeger and the other UIs through port-forwards', 'the UI port-forwards are planned');
+planned('loadtest', 'run a k6 load test against the demo', 'the k6 load runs are planned');
+planned('verify', 'prove that one trace crossed the mesh', 'the end-to-end trace check is planned');
+
+const { registerCommands } = await import('./commands.ts');
+registerCommands(program, globalOptions);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else {
+    const message = errorMessage(err);
+    process.stderr.write(`${styleText('red', `✗ ${message}`)}\n`);
+    if (!(err instanceof UserError) && process.env.TRACELAB_DEBUG) console.error(err);
+    process.exitCode = err instanceof UserError ? err.exitCode : 1;
+  }
+}

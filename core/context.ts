@@ -1,0 +1,11 @@
+import type { Output } from './output.ts';
+
+/** What every command receives from the CLI; nothing below the CLI reads argv or env. */
+export interface GlobalOptions {
+  /** Path of the kubeconfig; undefined means the client's default (KUBECONFIG, ~/.kube/config). */
+  readonly kubeconfig: string | undefined;
+  /** kubeconfig context; undefined means the current context. */
+  readonly context: string | undefined;
+  readonly dryRun: boolean;
+  readonly output: Output;
+}

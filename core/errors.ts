@@ -1,0 +1,33 @@
+/**
+ * An error caused by the user's input (flags, config, inventory, env) or by a state
+ * the user must fix. The CLI prints its message as one line and exits non-zero;
+ * nothing else has been applied when it is thrown.
+ */
+export class UserError extends Error {
+  readonly exitCode: number;
+
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'UserError';
+    this.exitCode = options?.exitCode ?? 2;
+  }
+}
+
+/** Raised by commands whose capability is planned but not built yet. */
+export class NotBuiltYetError extends UserError {
+  constructor(command: string, what: string) {
+    super(`'tracelab ${command}' is not built yet: ${what}`, { exitCode: 3 });
+    this.name = 'NotBuiltYetError';
+  }
+}
+
+/** Prefix an error with what was being attempted, keeping the original as cause. */
+export function attempting(what: string, err: unknown): Error {
+  const reason = err instanceof Error ? err.message : String(err);
+  if (err instanceof UserError) return new UserError(`${what}: ${reason}`, { cause: err, exitCode: err.exitCode });
+  return new Error(`${what}: ${reason}`, { cause: err });
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,36 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+describe('tracelab CLI', () => {
+  it('lists its commands with --help', () => {
+    const result = run('--help');
+    assert.equal(result.status, 0);
+    for (const command of ['bootstrap', 'verify', 'ui', 'loadtest']) assert.match(result.stdout, new RegExp(`\\b${command}\\b`));
+  });
+
+  for (const command of ['bootstrap', 'ui', 'loadtest', 'verify']) {
+    it(`says plainly that '${command}' is not built yet`, () => {
+      const result = run(command);
+      assert.equal(result.status, 3);
+      assert.match(result.stderr, new RegExp(`'tracelab ${command}' is not built yet`));
+      assert.equal(result.stderr.trim().split('\n').length, 1);
+    });
+  }
+
+  it('rejects an unknown command with a non-zero exit', () => {
+    const result = run('frobnicate');
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /unknown command 'frobnicate'/);
+  });
+
+  it('rejects contradicting verbosity flags in one line', () => {
+    const result = run('-v', '-q', 'verify');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /--verbose and --quiet contradict/);
+  });
+});

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Builds the real Go test components into ${TRACELAB_CACHE:-$HOME/.cache/tracelab}/bin.
+#
+#   bash testenv/components/build.sh                     # all, in dependency-friendly order
+#   bash testenv/components/build.sh jaeger prometheus   # a subset
+#
+# Each component is built from a small wrapper module under $CACHE/src/<name>/ that requires
+# the upstream module and mirrors its replace/exclude directives (upstream go.mod files use
+# local-path replaces, so `go install pkg@version` does not work). A component is skipped when
+# its binaries exist and $CACHE/stamps/<name> records the same pinned version.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+CACHE=${TRACELAB_CACHE:-$HOME/.cache/tracelab}
+BIN=$CACHE/bin
+SRC=$CACHE/src
+STAMPS=$CACHE/stamps
+mkdir -p "$BIN" "$SRC" "$STAMPS"
+
+# Modules may ask for a newer Go than the machine's; the go command fetches that toolchain from
+# the module proxy. Kept in step with the newest toolchain any pinned component needs.
+export GOTOOLCHAIN=${TRACELAB_GOTOOLCHAIN:-go1.26.8+auto}
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+export CGO_ENABLED=0
+
+ALL=(jaeger prometheus etcd kubernetes kwok)
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+# stamp_ok NAME STAMP BINARY... : true when every binary exists and the stamp matches.
+stamp_ok() {
+  local name=$1 stamp=$2; shift 2
+  [[ -f $STAMPS/$name && $(cat "$STAMPS/$name") == "$stamp" ]] || return 1
+  local b; for b in "$@"; do [[ -x $BIN/$b ]] || return 1; done
+}
+
+# new_wrapper NAME MODULE VERSION LOCAL_VERSION_CMD
+# Creates $SRC/NAME/go.mod requiring MODULE@VERSION, with the upstream replace and exclude
+# directives mirrored. Upstream replaces that point at a local path (./staging/..., ../api)
+# become `Old => Old <v>` where <v> is printed by LOCAL_VERSION_CMD given the old module path.
+new_wrapper() {
+  local name=$1 module=$2 version=$3 local_version=$4
+  local dir=$SRC/$name
+  rm -rf "$dir" && mkdir -p "$dir"
+  local info gomod
+  info=$(cd "$dir" && go mod download -json "$module@$version") || die "cannot download $module@$version from the module proxy"
+  gomod=$(jq -r .GoMod <<<"$info")
+  (
+    cd "$dir"
+    go mod init "tracelab.local/components/$name" >/dev/null 2>&1
+    local args=()
+    local old new newv
+    while IFS=$'\t' read -r old new newv; do
+      if [[ $new == .* || $new == /* ]]; then
+        args+=("-replace=$old=$old@$("$local_version" "$old")")
+      elif [[ -n $newv ]]; then
+        args+=("-replace=$old=$new@$newv")
+      else
+        args+=("-replace=$old=$new")
+      fi
+    done < <(go mod edit -json "$gomod" | jq -r '(.Replace // [])[] | select(.Old.Version == null) | [.Old.Path, .New.Path, (.New.Version // "")] | @tsv')
+    while read -r ex; do
+      args+=("-exclude=$ex")
+    done < <(go mod edit -json "$gomod" | jq -r '(.Exclude // [])[] | "\(.Path)@\(.Version)"')
+    if ((${#args[@]})); then go mod edit "${args[@]}"; fi
+  )
+}
+
+# go_get_tools NAME PKG@VERSION... : records the main packages as tools of the wrapper module.
+go_get_tools() {
+  local name=$1; shift
+  (cd "$SRC/$name" && go get -tool "$@")
+}
+
+# go_build NAME LDFLAGS PKG... : one `go build` for all packages so the compile is shared.
+go_build() {
+  local name=$1 ldflags=$2; shift 2
+  (cd "$SRC/$name" && go build -trimpath -ldflags="-s -w $ldflags" -o "$BIN/" "$@")
+}
+
+same_version() { printf '%s' "$VERSION_FOR_LOCAL"; }
+
+build_jaeger() {
+  VERSION_FOR_LOCAL=$JAEGER_VERSION
+  new_wrapper jaeger github.com/jaegertracing/jaeger "$JAEGER_VERSION" same_version
+  go_get_tools jaeger "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION"
+  go_build jaeger "" github.com/jaegertracing/jaeger/cmd/jaeger
+}
+
+build_prometheus() {
+  VERSION_FOR_LOCAL=$PROMETHEUS_VERSION
+  local m=github.com/prometheus/prometheus
+  # v0.3MM.P is Prometheus 3.MM.P
+  local minor=${PROMETHEUS_VERSION#v0.3}; minor=${minor%%.*}; minor=$((10#$minor))
+  local release=3.$minor.${PROMETHEUS_VERSION##*.}
+  new_wrapper prometheus $m "$PROMETHEUS_VERSION" same_version
+  go_get_tools prometheus "$m/cmd/prometheus@$PROMETHEUS_VERSION" "$m/cmd/promtool@$PROMETHEUS_VERSION"
+  local v=github.com/prometheus/common/version
+  go_build prometheus "-X $v.Version=$release -X $v.Branch=HEAD -X $v.BuildUser=tracelab" \
+    $m/cmd/prometheus $m/cmd/promtool
+}
+
+build_etcd() {
+  VERSION_FOR_LOCAL=$ETCD_VERSION
+  new_wrapper etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" same_version
+  (cd "$SRC/etcd" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
+  (cd "$SRC/etcd" && go build -trimpath -ldflags="-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3)
+}
+
+# k8s.io/kubernetes vX.Y.Z publishes its staging modules as k8s.io/<name> v0.Y.Z
+staging_version() { local v=${KUBERNETES_VERSION#v1.}; printf 'v0.%s' "$v"; }
+
+build_kubernetes() {
+  local m=k8s.io/kubernetes minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  new_wrapper kubernetes $m "$KUBERNETES_VERSION" staging_version
+  (cd "$SRC/kubernetes" && go get "$m@$KUBERNETES_VERSION")
+  local ld=""
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  go_build kubernetes "$ld" $m/cmd/kube-apiserver $m/cmd/kube-controller-manager \
+    $m/cmd/kube-scheduler $m/cmd/kubectl
+}
+
+build_kwok() {
+  VERSION_FOR_LOCAL=$KWOK_VERSION
+  local m=sigs.k8s.io/kwok
+  new_wrapper kwok $m "$KWOK_VERSION" same_version
+  go_get_tools kwok "$m/cmd/kwok@$KWOK_VERSION" "$m/cmd/kwokctl@$KWOK_VERSION"
+  go_build kwok "-X $m/pkg/consts.Version=$KWOK_VERSION -X $m/pkg/consts.KubeVersion=$KUBERNETES_VERSION" \
+    $m/cmd/kwok $m/cmd/kwokctl
+}
+
+# component NAME -> "version binaries..."
+component() {
+  case $1 in
+    jaeger) echo "$JAEGER_VERSION jaeger" ;;
+    prometheus) echo "$PROMETHEUS_VERSION prometheus promtool" ;;
+    etcd) echo "$ETCD_VERSION etcd" ;;
+    kubernetes) echo "$KUBERNETES_VERSION kube-apiserver kube-controller-manager kube-scheduler kubectl" ;;
+    kwok) echo "$KWOK_VERSION kwok kwokctl" ;;
+    *) die "unknown component '$1' (known: ${ALL[*]})" ;;
+  esac
+}
+
+building=
+on_exit() {
+  local rc=$?
+  [[ $rc -eq 0 || -z $building ]] || printf 'build.sh: failed to build %s (wrapper module in %s)\n' "$building" "$SRC/${building%% *}" >&2
+}
+trap on_exit EXIT
+
+main() {
+  command -v go >/dev/null || die "go is not on PATH: install Go >= 1.26"
+  command -v jq >/dev/null || die "jq is not on PATH: apt-get install -y jq"
+  local names=("$@")
+  ((${#names[@]})) || names=("${ALL[@]}")
+  local name
+  for name in "${names[@]}"; do
+    local spec; read -ra spec <<<"$(component "$name")"
+    local version=${spec[0]} bins=("${spec[@]:1}")
+    if stamp_ok "$name" "$version" "${bins[@]}"; then
+      log "$name $version already built (${bins[*]})"
+      continue
+    fi
+    log "building $name $version"
+    local start=$SECONDS
+    rm -f "$STAMPS/$name"
+    building="$name $version"
+    "build_$name"
+    building=
+    printf '%s' "$version" >"$STAMPS/$name"
+    log "built $name $version in $((SECONDS - start))s -> ${bins[*]/#/$BIN/}"
+  done
+}
+
+main "$@"
