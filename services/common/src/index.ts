@@ -1,0 +1,12 @@
+export * from './config.ts';
+export { createService, currentTraceId, jsonErrorHandler } from './service.ts';
+export type { Service, ServiceOptions } from './service.ts';
+export { serve } from './serve.ts';
+export type { ServeOptions } from './serve.ts';
+export { currentTelemetry } from './telemetry-handle.ts';
+export type { Telemetry } from './telemetry-handle.ts';
+export { createServiceMetrics, methodLabel } from './metrics.ts';
+export type { ServiceMetrics } from './metrics.ts';
+export { createLogger, flushLogs } from './logger.ts';
+export type { Logger } from './logger.ts';
+export { probePaths } from './probes.ts';

@@ -1,0 +1,112 @@
+import express from 'express';
+import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
+import { trace } from '@opentelemetry/api';
+import { createLogger } from './logger.ts';
+import type { Logger } from './logger.ts';
+import { createServiceMetrics, methodLabel, observeRequest } from './metrics.ts';
+import type { ServiceMetrics } from './metrics.ts';
+
+export interface ServiceOptions {
+  /** `frontend`, `backend`: the `service` label on metrics and logs. */
+  name: string;
+  logLevel: string;
+  pod?: string | undefined;
+  namespace?: string | undefined;
+  node?: string | undefined;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  /** Express app with /healthz, /readyz, /metrics and request logging/metrics already mounted. */
+  readonly app: Express;
+  /** Cleared by serve() on SIGTERM: /readyz turns 503 and responses say `Connection: close`. */
+  ready: boolean;
+  requestsInFlight: number;
+}
+
+/** The trace id of the request being handled, for error bodies a user can look up in Jaeger. */
+export function currentTraceId(): string | undefined {
+  const context = trace.getActiveSpan()?.spanContext();
+  return context && context.traceFlags !== 0 ? context.traceId : undefined;
+}
+
+function routeLabel(request: Request): string {
+  const path = (request as { route?: { path?: unknown } }).route?.path;
+  // Express sets request.route only when a route matched; patterns are strings in our services.
+  return typeof path === 'string' ? `${request.baseUrl}${path}` : 'unmatched';
+}
+
+function requestObserver(service: Service): RequestHandler {
+  return (request, response, next) => {
+    const started = process.hrtime.bigint();
+    const spanContext = trace.getActiveSpan()?.spanContext();
+    service.requestsInFlight++;
+    service.metrics.requestsInFlight.inc();
+    if (!service.ready) response.setHeader('connection', 'close');
+    response.once('close', () => {
+      service.requestsInFlight--;
+      service.metrics.requestsInFlight.dec();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = routeLabel(request);
+      const status = response.statusCode;
+      observeRequest(
+        service.metrics,
+        { route, method: methodLabel(request.method), status: String(status) },
+        seconds,
+        spanContext?.traceId,
+      );
+      service.logger.info({
+        trace_id: spanContext?.traceId,
+        span_id: spanContext?.spanId,
+        request_id: request.headers['x-request-id'],
+        method: request.method,
+        path: request.path,
+        route,
+        status,
+        duration_ms: Math.round(seconds * 1e6) / 1e3,
+        aborted: response.writableFinished ? undefined : true,
+      }, 'request');
+    });
+    next();
+  };
+}
+
+/** Last handler: never leaks a stack trace, always says which trace to look at. */
+export function jsonErrorHandler(service: Service): ErrorRequestHandler {
+  return (err: unknown, _request, response: Response, next) => {
+    if (response.headersSent) {
+      next(err);
+      return;
+    }
+    service.logger.error({ err }, 'unhandled error');
+    response.status(500).json({ error: 'internal error', traceId: currentTraceId() });
+  };
+}
+
+export function createService(options: ServiceOptions): Service {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const service: Service = {
+    name: options.name,
+    logger: createLogger({ service: options.name, level: options.logLevel, pod: options.pod, namespace: options.namespace, node: options.node }),
+    metrics: createServiceMetrics(options.name),
+    app,
+    ready: true,
+    requestsInFlight: 0,
+  };
+  app.get('/healthz', (_request, response) => {
+    response.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_request, response) => {
+    response.status(service.ready ? 200 : 503).json({ ready: service.ready });
+  });
+  app.get('/metrics', async (_request, response) => {
+    const body = await service.metrics.registry.metrics();
+    response.type(service.metrics.registry.contentType).send(body);
+  });
+  app.use(requestObserver(service));
+  return service;
+}
