@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# One image recipe for both demo services:
+#   docker build --build-arg SERVICE=frontend -t tracelab/frontend .
+#   docker build --build-arg SERVICE=backend  -t tracelab/backend .
+# The runtime runs the TypeScript sources directly (Node 24 type stripping), with the same
+# command the tests spawn (test/services/dockerfile.test.ts keeps the two equal).
+# Pinned by tag; CI that can pull resolves and pins the digest (node:24.20.0-trixie-slim@sha256:…).
+ARG NODE_IMAGE=node:24.20.0-trixie-slim
+
+FROM ${NODE_IMAGE} AS build
+ARG SERVICE
+RUN case "$SERVICE" in frontend|backend) ;; \
+      *) echo "invalid SERVICE='$SERVICE': build with --build-arg SERVICE=frontend or SERVICE=backend" >&2; exit 2 ;; esac
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY services/common/package.json services/common/
+COPY services/frontend/package.json services/frontend/
+COPY services/backend/package.json services/backend/
+# Production dependencies of this one service (and service-kit), none of the root's tooling.
+RUN npm ci --omit=dev --workspace "services/$SERVICE" --include-workspace-root=false \
+      --ignore-scripts --no-audit --no-fund \
+ && rm -rf services/*/package.json.bak /root/.npm
+COPY services/common/src services/common/src
+COPY services/${SERVICE}/src services/${SERVICE}/src
+
+FROM ${NODE_IMAGE}
+ARG SERVICE
+ENV NODE_ENV=production
+# Files stay root-owned: the service user can read them, not change them (read-only root FS).
+COPY --from=build /app /app
+WORKDIR /app/services/${SERVICE}
+USER 10001:10001
+EXPOSE 8080
+CMD ["node", "--import", "@tracelab/service-kit/telemetry", "src/server.ts"]
