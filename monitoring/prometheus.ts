@@ -1,0 +1,132 @@
+/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are classes without behaviour; manifests are plain objects typed by them. */
+import type {
+  KubernetesObject,
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1ConfigMap,
+  V1Deployment,
+  V1Service,
+  V1ServiceAccount,
+} from '@kubernetes/client-node';
+import {
+  componentResources,
+  configHash,
+  hardenedContainer,
+  images,
+  labelsFor,
+  namespaces,
+  resourceRequirements,
+  restrictedPodSecurity,
+  selectorFor,
+} from './common.ts';
+import { prometheusYaml, renderPrometheusConfig, type KubeletTls } from './prometheus-config.ts';
+import { renderRuleFiles } from './prometheus-rules.ts';
+
+export interface PrometheusOptions {
+  readonly scrapeInterval: string;
+  readonly retentionTime: string;
+  readonly retentionSize: string;
+  readonly retentionSizeBytes: number;
+  readonly kubeletTls: KubeletTls;
+}
+
+const app = 'prometheus';
+export const prometheusPort = 9090;
+
+export function renderPrometheus(options: PrometheusOptions): KubernetesObject[] {
+  const namespace = namespaces.monitoring;
+  const labels = labelsFor(app, 'metrics');
+  const configYaml = prometheusYaml(renderPrometheusConfig({ ...options, nodeExporterNamespace: namespaces.monitoring }));
+  const ruleFiles = renderRuleFiles();
+
+  const serviceAccount: V1ServiceAccount = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: app, namespace, labels } };
+  const clusterRole: V1ClusterRole = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: 'tracelab-prometheus', labels },
+    rules: [
+      { apiGroups: [''], resources: ['nodes', 'nodes/metrics', 'services', 'endpoints', 'pods'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+      { nonResourceURLs: ['/metrics'], verbs: ['get'] },
+    ],
+  };
+  const clusterRoleBinding: V1ClusterRoleBinding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'tracelab-prometheus', labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'tracelab-prometheus' },
+    subjects: [{ kind: 'ServiceAccount', name: app, namespace }],
+  };
+  const config: V1ConfigMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'prometheus-config', namespace, labels },
+    data: { 'prometheus.yml': configYaml },
+  };
+  const rules: V1ConfigMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'prometheus-rules', namespace, labels },
+    data: ruleFiles,
+  };
+  // The TSDB lives in an emptyDir: a lab keeps hours of data, not history. Size-based retention
+  // stays below the volume limit so the kubelet never evicts the pod for filling it.
+  const volumeLimitMi = Math.ceil((options.retentionSizeBytes * 1.5) / 2 ** 20) + 256;
+  const deployment: V1Deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: app, namespace, labels },
+    spec: {
+      replicas: 1,
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: selectorFor(app) },
+      template: {
+        metadata: {
+          labels,
+          annotations: {
+            'prometheus.io/scrape': 'true',
+            'prometheus.io/port': String(prometheusPort),
+            'tracelab.dev/config-hash': configHash(configYaml, ...Object.values(ruleFiles)),
+          },
+        },
+        spec: {
+          serviceAccountName: app,
+          securityContext: restrictedPodSecurity(),
+          containers: [
+            hardenedContainer({
+              name: app,
+              image: images.prometheus,
+              args: [
+                '--config.file=/etc/prometheus/config/prometheus.yml',
+                '--storage.tsdb.path=/prometheus',
+                '--enable-feature=exemplar-storage',
+                `--web.listen-address=:${prometheusPort}`,
+              ],
+              ports: [{ name: 'http', containerPort: prometheusPort }],
+              readinessProbe: { httpGet: { path: '/-/ready', port: 'http' }, periodSeconds: 5 },
+              livenessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
+              resources: resourceRequirements(componentResources.prometheus),
+              volumeMounts: [
+                { name: 'config', mountPath: '/etc/prometheus/config', readOnly: true },
+                { name: 'rules', mountPath: '/etc/prometheus/rules', readOnly: true },
+                { name: 'data', mountPath: '/prometheus' },
+              ],
+            }),
+          ],
+          volumes: [
+            { name: 'config', configMap: { name: 'prometheus-config' } },
+            { name: 'rules', configMap: { name: 'prometheus-rules' } },
+            { name: 'data', emptyDir: { sizeLimit: `${volumeLimitMi}Mi` } },
+          ],
+        },
+      },
+    },
+  };
+  const service: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: app, namespace, labels },
+    spec: { selector: selectorFor(app), ports: [{ name: 'http', port: prometheusPort, targetPort: 'http', appProtocol: 'http' }] },
+  };
+  return [serviceAccount, clusterRole, clusterRoleBinding, config, rules, deployment, service];
+}
