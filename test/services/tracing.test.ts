@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { requireComponent } from '../../testenv/components.ts';
+import { startJaeger } from '../../testenv/jaeger.ts';
+import type { JaegerHandle, JaegerSpan, JaegerTrace } from '../../testenv/jaeger.ts';
+import { exportTo, startService } from './harness.ts';
+import type { RunningService } from './harness.ts';
+
+interface SpanView {
+  service: string;
+  name: string;
+  id: string;
+  parentId: string | undefined;
+  kind: unknown;
+  tags: Record<string, unknown>;
+}
+
+function view(trace: JaegerTrace, span: JaegerSpan): SpanView {
+  const tags = Object.fromEntries(span.tags.map((tag) => [tag.key, tag.value]));
+  return {
+    service: trace.processes[span.processID]?.serviceName ?? '?',
+    name: span.operationName,
+    id: span.spanID,
+    parentId: span.references.find((ref) => ref.refType === 'CHILD_OF')?.spanID,
+    kind: tags['span.kind'],
+    tags,
+  };
+}
+
+/** The six spans of one /api/hello, each found by service and name, or a failure listing what is there. */
+function spansOf(trace: JaegerTrace): Record<'frontendServer' | 'frontendClient' | 'backendServer' | 'work' | 'lookup' | 'compute', SpanView> {
+  const spans = trace.spans.map((span) => view(trace, span));
+  const find = (service: string, name: string): SpanView => {
+    const matches = spans.filter((span) => span.service === service && span.name === name);
+    assert.equal(matches.length, 1, `one ${service} span "${name}" in ${JSON.stringify(spans.map((s) => `${s.service}:${s.name}`))}`);
+    return matches[0] as SpanView;
+  };
+  assert.equal(spans.length, 6, `six spans, got ${JSON.stringify(spans.map((s) => `${s.service}:${s.name}`))}`);
+  return {
+    frontendServer: find('frontend', 'GET /api/hello'),
+    frontendClient: find('frontend', 'GET'),
+    backendServer: find('backend', 'GET /api/work'),
+    work: find('backend', 'work'),
+    lookup: find('backend', 'lookup'),
+    compute: find('backend', 'compute'),
+  };
+}
+
+describe('frontend → backend tracing through a real Jaeger', () => {
+  let jaeger: JaegerHandle | undefined;
+  let backend: RunningService | undefined;
+  let frontend: RunningService | undefined;
+
+  before(async (t) => {
+    if (requireComponent(t, 'jaeger') === undefined) return;
+    jaeger = await startJaeger();
+    backend = await startService('backend', { env: { ...exportTo(jaeger.otlpHttpUrl), POD_NAME: 'backend-7d9f-abcde', POD_NAMESPACE: 'tracelab-demo', NODE_NAME: 'worker-1' } });
+    frontend = await startService('frontend', { env: { ...exportTo(jaeger.otlpHttpUrl), BACKEND_URL: backend.url } });
+  });
+
+  after(async () => {
+    await frontend?.stop();
+    await backend?.stop();
+    await jaeger?.stop();
+  });
+
+  it('makes ONE trace: frontend server → frontend client → backend server → work → lookup, compute', async (t) => {
+    if (jaeger === undefined || frontend === undefined || backend === undefined) return t.skip('jaeger not built');
+    const response = await fetch(`${frontend.url}/api/hello`, { headers: { 'x-request-id': 'req-tracing-1' } });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { traceId: string; backend: { traceId: string } };
+    assert.match(body.traceId, /^[0-9a-f]{32}$/);
+    assert.equal(body.backend.traceId, body.traceId, 'backend joined the frontend trace');
+
+    const trace = await jaeger.waitForTrace(body.traceId, { minSpans: 6 });
+    const s = spansOf(trace);
+    assert.equal(s.frontendServer.kind, 'server');
+    assert.equal(s.frontendServer.parentId, undefined, 'frontend server span is the root');
+    assert.equal(s.frontendClient.kind, 'client');
+    assert.equal(s.frontendClient.parentId, s.frontendServer.id);
+    assert.equal(s.backendServer.kind, 'server');
+    assert.equal(s.backendServer.parentId, s.frontendClient.id);
+    assert.equal(s.work.kind, 'internal');
+    assert.equal(s.work.parentId, s.backendServer.id);
+    assert.equal(s.lookup.parentId, s.work.id);
+    assert.equal(s.compute.parentId, s.work.id);
+
+    assert.equal(s.frontendServer.tags['http.route'], '/api/hello');
+    assert.equal(s.frontendServer.tags['http.request.method'], 'GET');
+    assert.equal(s.frontendServer.tags['http.response.status_code'], 200);
+    assert.equal(s.frontendClient.tags['url.full'], `${backend.url}/api/work`);
+    assert.equal(s.frontendClient.tags['http.response.status_code'], 200);
+    assert.equal(s.backendServer.tags['http.route'], '/api/work');
+    assert.equal(s.backendServer.tags['http.response.status_code'], 200);
+    for (const span of Object.values(s)) assert.notEqual(span.tags['otel.status_code'], 'ERROR', `${span.name} not an error`);
+
+    const backendProcess = Object.values(trace.processes).find((p) => p.serviceName === 'backend');
+    const resource = Object.fromEntries((backendProcess?.tags ?? []).map((tag) => [tag.key, tag.value]));
+    assert.equal(resource['k8s.pod.name'], 'backend-7d9f-abcde');
+    assert.equal(resource['k8s.namespace.name'], 'tracelab-demo');
+    assert.equal(resource['k8s.node.name'], 'worker-1');
+    assert.equal(resource['service.version'], '0.1.0');
+
+    // The request log lines carry the ids of the server spans, and x-request-id crossed the hop.
+    const frontendLine = frontend.logLines().find((line) => line.trace_id === body.traceId);
+    assert.equal(frontendLine?.span_id, s.frontendServer.id);
+    assert.equal(frontendLine.route, '/api/hello');
+    const backendLine = backend.logLines().find((line) => line.trace_id === body.traceId);
+    assert.equal(backendLine?.span_id, s.backendServer.id);
+    assert.equal(backendLine.request_id, 'req-tracing-1');
+  });
+
+  it('marks an injected backend error on compute, work, backend server and frontend client spans; frontend answers 502', async (t) => {
+    if (jaeger === undefined || frontend === undefined) return t.skip('jaeger not built');
+    const response = await fetch(`${frontend.url}/api/hello`, { headers: { 'x-tracelab-error-rate': '1' } });
+    assert.equal(response.status, 502);
+    const body = (await response.json()) as { traceId: string; backendStatus: number; error: string };
+    assert.equal(body.backendStatus, 500);
+    assert.equal(body.error, 'backend answered 500');
+
+    const trace = await jaeger.waitForTrace(body.traceId, { minSpans: 6 });
+    const s = spansOf(trace);
+    for (const span of [s.compute, s.work, s.backendServer, s.frontendClient, s.frontendServer]) {
+      assert.equal(span.tags['otel.status_code'], 'ERROR', `${span.service} ${span.name} has error status`);
+    }
+    assert.notEqual(s.lookup.tags['otel.status_code'], 'ERROR', 'lookup succeeded');
+    assert.equal(s.backendServer.tags['http.response.status_code'], 500);
+    assert.equal(s.frontendClient.tags['http.response.status_code'], 500);
+    assert.equal(s.frontendServer.tags['http.response.status_code'], 502);
+  });
+});
