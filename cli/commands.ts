@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
+import { registerLayerCommands } from '../core/kube/commands.ts';
+import { registerDemoCommands } from '../demo/command.ts';
+import { layers } from './layers.ts';
 
 export type GlobalsOf = (command: Command) => GlobalOptions;
 
@@ -8,4 +11,9 @@ export function registerCommands(program: Command, globals: GlobalsOf): void {
   for (const register of registrations) register(program, globals);
 }
 
-const registrations: ((program: Command, globals: GlobalsOf) => void)[] = [];
+const registrations: ((program: Command, globals: GlobalsOf) => void)[] = [
+  (program, globals) => {
+    registerLayerCommands(program, globals, layers); // up, teardown, render <layer>
+  },
+  registerDemoCommands, // deploy demo
+];

@@ -1,0 +1,7 @@
+import type { Layer } from '../core/layer.ts';
+import { demoLayer } from '../demo/layer.ts';
+
+/** Every layer `tracelab up|teardown|render <layer>` knows; a new layer is one line here. */
+export const layers: readonly Layer<unknown>[] = [
+  demoLayer, // the instrumented frontend and backend
+];

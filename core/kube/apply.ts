@@ -1,0 +1,150 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Output } from '../output.ts';
+import { applySetId, applySetNamespace, applySetParentName, partOfLabel, readRecord, recordOf, renderApplySetParent, unionRecords, type ApplySetRecord } from './applyset.ts';
+import type { KubeClient, ObjectRef } from './client.ts';
+import { diffObjects } from './diff.ts';
+import { applyTier, applyTiers, assertUnique, customResourceTier, describeRef, fieldManagerFor, keyOf, refOf, withLayerLabels } from './objects.ts';
+import { isWaitedFor } from './readiness.ts';
+import { explainKubeError, type DeployReport, type Outcome } from './report.ts';
+import { waitForReady } from './wait.ts';
+
+export interface DeployOptions {
+  readonly layer: string;
+  /** What the layer renders; membership labels are added here. */
+  readonly objects: readonly KubernetesObject[];
+  /** Server-side dry run: every object is sent with dryRun=All, nothing is persisted. */
+  readonly dryRun: boolean;
+  readonly timeoutMs: number;
+  /** Wait for workloads to roll out (default true; never in a dry run). */
+  readonly wait?: boolean;
+  readonly output: Output;
+}
+
+const applyContentType = 'application/apply-patch+yaml';
+
+/** Server-side apply of one object under the layer's field manager, with strict field validation. */
+export async function serverSideApply(kube: KubeClient, object: KubernetesObject, layer: string, dryRun: boolean): Promise<KubernetesObject> {
+  const path = await kube.path(refOf(object));
+  return kube.request<KubernetesObject>('PATCH', path, {
+    query: { fieldManager: fieldManagerFor(layer), force: true, fieldValidation: 'Strict', dryRun: dryRun ? 'All' : undefined },
+    body: object,
+    contentType: applyContentType,
+  });
+}
+
+/**
+ * Applies a layer: objects in dependency tiers (CRDs waited on until Established), each tier
+ * at once; prunes what the layer applied before but no longer renders; then waits for the
+ * workloads. Returns what was created, changed (with the fields), left unchanged and pruned.
+ */
+export async function deployLayer(kube: KubeClient, options: DeployOptions): Promise<DeployReport> {
+  const { layer, dryRun, output } = options;
+  assertUnique(options.objects, layer);
+  const id = applySetId(layer);
+  const desired = options.objects.map((object) => withLayerLabels(object, layer, { [partOfLabel]: id }));
+  const parentRef = { apiVersion: 'v1', kind: 'ConfigMap', name: applySetParentName(layer), namespace: applySetNamespace };
+  const parent = await guard('read the ApplySet record of', parentRef, () => kube.get(parentRef));
+  const previous = readRecord(parent);
+  const current = recordOf(desired);
+
+  // Record the union first, so that an interrupted run still knows every kind to prune later.
+  if (!dryRun) await recordApplySet(kube, layer, unionRecords(previous, current));
+
+  const outcomes: Outcome[] = [];
+  const namespacesToCreate = new Set<string>();
+  await output.step(`${dryRun ? 'Dry-run apply' : 'Apply'} ${desired.length} objects of ${layer}`, async () => {
+    for (const tier of applyTiers(desired)) {
+      const results = await Promise.all(tier.map((object) => applyOne(kube, object, layer, dryRun, namespacesToCreate)));
+      outcomes.push(...results);
+      const crds = tier.filter((object) => object.kind === 'CustomResourceDefinition');
+      if (!dryRun && crds.length > 0) await waitForReady(kube, crds, { timeoutMs: options.timeoutMs });
+    }
+  });
+
+  const desiredKeys = new Set(desired.map((object) => keyOf(refOf(object))));
+  const stale = await findMembers(kube, layer, unionRecords(previous, current), (ref) => !desiredKeys.has(keyOf(ref)));
+  if (stale.length > 0) {
+    await output.step(`${dryRun ? 'Dry-run prune' : 'Prune'} ${stale.length} objects ${layer} no longer renders`, async () => {
+      for (const ref of sortForDeletion(stale)) {
+        await deleteObject(kube, ref, dryRun);
+        outcomes.push({ ref, action: 'pruned', changes: [] });
+      }
+    });
+  }
+  if (!dryRun) await recordApplySet(kube, layer, current);
+
+  const workloads = desired.filter((object) => isWaitedFor(object) && object.kind !== 'CustomResourceDefinition');
+  if (!dryRun && options.wait !== false && workloads.length > 0) {
+    await output.step(`Wait for ${workloads.map((object) => describeRef(refOf(object))).join(', ')}`, () =>
+      waitForReady(kube, workloads, { timeoutMs: options.timeoutMs }),
+    );
+  }
+  return { layer, dryRun, outcomes };
+}
+
+async function applyOne(kube: KubeClient, object: KubernetesObject, layer: string, dryRun: boolean, namespacesToCreate: Set<string>): Promise<Outcome> {
+  const ref = refOf(object);
+  return guard('apply', ref, async () => {
+    const live = await kube.get(ref);
+    if (object.kind === 'Namespace' && live === undefined) namespacesToCreate.add(ref.name);
+    // A dry run cannot create objects inside a namespace it did not create either: the server
+    // would answer NotFound. They would be created; strict validation happens on the real run.
+    if (dryRun && live === undefined && ref.namespace !== undefined && namespacesToCreate.has(ref.namespace)) {
+      return { ref, action: 'created', changes: [] };
+    }
+    const applied = await serverSideApply(kube, object, layer, dryRun);
+    if (live === undefined) return { ref, action: 'created', changes: [] };
+    const changes = diffObjects(live, applied);
+    return { ref, action: changes.length === 0 ? 'unchanged' : 'changed', changes };
+  });
+}
+
+async function recordApplySet(kube: KubeClient, layer: string, record: ApplySetRecord): Promise<void> {
+  const parent = renderApplySetParent(layer, record);
+  await guard('record the ApplySet of', refOf(parent), () => serverSideApply(kube, parent, layer, false));
+}
+
+/** The layer's live members (by the part-of label) among the recorded kinds, filtered. */
+export async function findMembers(kube: KubeClient, layer: string, record: ApplySetRecord, keep: (ref: ObjectRef) => boolean): Promise<ObjectRef[]> {
+  const labelSelector = `${partOfLabel}=${applySetId(layer)}`;
+  const perKind = await Promise.all(
+    record.groupKinds.map(async (groupKind) => {
+      const served = await guard(`resolve ${groupKind} of`, undefined, () => kube.resolveGroupKind(groupKind));
+      if (served === undefined) return [];
+      const listed = await guard(`list ${groupKind} of layer ${layer}`, undefined, () => kube.list(served.apiVersion, served.kind, { labelSelector }));
+      return listed.items.map((item) => refOf({ ...item, apiVersion: served.apiVersion, kind: served.kind })).filter(keep);
+    }),
+  );
+  return perKind.flat();
+}
+
+/** Reverse dependency order: custom resources first, namespaces last. */
+export function sortForDeletion(refs: readonly ObjectRef[]): ObjectRef[] {
+  return [...refs].sort((a, b) => applyTier(b) - applyTier(a) || describeRef(a).localeCompare(describeRef(b)));
+}
+
+export async function deleteObject(kube: KubeClient, ref: ObjectRef, dryRun: boolean): Promise<void> {
+  await guard('delete', ref, async () => {
+    const path = await kube.path(ref);
+    try {
+      await kube.request('DELETE', path, {
+        query: { dryRun: dryRun ? 'All' : undefined },
+        // Foreground: the object stays until its dependents (ReplicaSets, Pods) are gone.
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: ref.kind === 'Namespace' ? 'Background' : 'Foreground' },
+      });
+    } catch (err) {
+      if (err instanceof Error && 'status' in err && err.status === 404) return;
+      throw err;
+    }
+  });
+}
+
+async function guard<T>(operation: string, ref: ObjectRef | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw explainKubeError(operation, ref, err);
+  }
+}
+
+export { customResourceTier };

@@ -1,0 +1,301 @@
+import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { IsomorphicFetchHttpLibrary, KubeConfig, RequestContext, type HttpMethod, type KubernetesObject } from '@kubernetes/client-node';
+import { UserError } from '../errors.ts';
+import { KubeApiError, KubeUnreachableError, innermostMessage, isNotFound, networkErrorCode } from './errors.ts';
+import { defaultRetryPolicy, withRetry, type RetryHooks, type RetryPolicy } from './retry.ts';
+
+export interface KubeClientOptions {
+  /** kubeconfig path (or several joined by the path delimiter, like KUBECONFIG); undefined: ~/.kube/config. */
+  readonly kubeconfig?: string | undefined;
+  readonly context?: string | undefined;
+  readonly retry?: RetryPolicy;
+  readonly onRetry?: RetryHooks['onRetry'];
+  /** Deadline of one request (not of a watch). */
+  readonly requestTimeoutMs?: number;
+}
+
+export interface ApiResource {
+  readonly apiVersion: string;
+  readonly kind: string;
+  /** Plural resource name used in URLs, e.g. deployments. */
+  readonly plural: string;
+  readonly namespaced: boolean;
+}
+
+export interface ObjectRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string | undefined;
+}
+
+export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export interface RequestOptions {
+  readonly query?: Query;
+  readonly body?: unknown;
+  readonly contentType?: string;
+}
+
+export interface ListResult<T> {
+  readonly items: T[];
+  readonly resourceVersion: string;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+/**
+ * The one way tracelab talks to the Kubernetes API: the user's kubeconfig and context, one
+ * connection pool, transient errors retried within a bound, errors typed (KubeApiError,
+ * KubeUnreachableError). Layers never use it directly; the deploy engine and commands do.
+ */
+export interface KubeClient {
+  readonly server: string;
+  readonly contextName: string;
+  readonly config: KubeConfig;
+  request<T>(method: HttpMethod, path: string, options?: RequestOptions): Promise<T>;
+  resource(apiVersion: string, kind: string): Promise<ApiResource>;
+  /** The served apiVersion of a group-kind (`Deployment.apps` → apps/v1); undefined when no longer served. */
+  resolveGroupKind(groupKind: string): Promise<{ apiVersion: string; kind: string } | undefined>;
+  /** URL path of a collection (name omitted) or of one object. */
+  path(ref: { apiVersion: string; kind: string; name?: string | undefined; namespace?: string | undefined }): Promise<string>;
+  /** The live object, or undefined when it does not exist. */
+  get<T extends KubernetesObject>(ref: ObjectRef): Promise<T | undefined>;
+  /** Lists across all namespaces unless one is given. */
+  list<T extends KubernetesObject>(apiVersion: string, kind: string, options?: { namespace?: string; labelSelector?: string; fieldSelector?: string }): Promise<ListResult<T>>;
+  /** Streams watch events of a collection path until the server ends the stream or the signal aborts. */
+  watch(path: string, query: Query, onEvent: (type: WatchEventType, object: KubernetesObject) => void, signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Loads the kubeconfig (one clear line when it or the context is missing) and returns a client. */
+export function createKube(options: KubeClientOptions = {}): KubeClient {
+  const config = loadKubeConfig(options.kubeconfig, options.context);
+  return new HttpKubeClient(config, options);
+}
+
+export function loadKubeConfig(kubeconfig: string | undefined, context: string | undefined): KubeConfig {
+  const config = new KubeConfig();
+  const files = (kubeconfig ?? '').split(delimiter).filter((file) => file !== '');
+  try {
+    if (files.length === 0) {
+      config.loadFromDefault();
+    } else {
+      for (const [index, file] of files.entries()) {
+        if (!existsSync(file)) throw new UserError(`kubeconfig ${file} does not exist — pass --kubeconfig <path> or set KUBECONFIG`);
+        if (index === 0) {
+          config.loadFromFile(file);
+        } else {
+          const more = new KubeConfig();
+          more.loadFromFile(file);
+          config.mergeConfig(more, true);
+        }
+      }
+    }
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`cannot read kubeconfig ${files.join(delimiter) || '~/.kube/config'}: ${innermostMessage(err)}`, { cause: err });
+  }
+  if (context !== undefined) {
+    if (config.getContextObject(context) === null) {
+      const known = config.getContexts().map((c) => c.name);
+      throw new UserError(`kubeconfig has no context '${context}' (it has: ${known.join(', ') || 'none'}) — pass one of those to --context`);
+    }
+    config.setCurrentContext(context);
+  }
+  if (config.getCurrentCluster() === null) {
+    throw new UserError('no Kubernetes cluster configured: pass --kubeconfig <path> (or set KUBECONFIG) and, if needed, --context <name>');
+  }
+  return config;
+}
+
+interface Dispatcher {
+  close(): Promise<void>;
+}
+
+class HttpKubeClient implements KubeClient {
+  readonly server: string;
+  readonly contextName: string;
+  readonly config: KubeConfig;
+  private readonly http = new IsomorphicFetchHttpLibrary();
+  private readonly retry: RetryPolicy;
+  private readonly onRetry: RetryHooks['onRetry'];
+  private readonly requestTimeoutMs: number;
+  private readonly discovery = new Map<string, Promise<ApiResource[]>>();
+  /** Reused across requests: client-node makes a new connection pool per request otherwise. */
+  private dispatcher: Dispatcher | undefined;
+
+  constructor(config: KubeConfig, options: KubeClientOptions) {
+    this.config = config;
+    this.server = config.getCurrentCluster()?.server ?? '';
+    this.contextName = config.getCurrentContext();
+    this.retry = options.retry ?? defaultRetryPolicy;
+    this.onRetry = options.onRetry;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
+    return withRetry(() => this.requestOnce<T>(method, path, options), this.retry, this.onRetry === undefined ? {} : { onRetry: this.onRetry });
+  }
+
+  private async send(method: HttpMethod, path: string, options: RequestOptions, signal: AbortSignal) {
+    const url = new URL(this.server.replace(/\/$/, '') + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const context = new RequestContext(url.toString(), method);
+    await this.config.applySecurityAuthentication(context);
+    const fresh = context.getDispatcher() as unknown as Dispatcher | undefined;
+    if (this.dispatcher === undefined) {
+      this.dispatcher = fresh;
+    } else if (fresh !== undefined) {
+      void fresh.close();
+      context.setDispatcher(this.dispatcher as never);
+    }
+    context.setHeaderParam('Accept', 'application/json');
+    if (options.body !== undefined) {
+      context.setHeaderParam('Content-Type', options.contentType ?? 'application/json');
+      context.setBody(JSON.stringify(options.body));
+    }
+    context.setSignal(signal);
+    try {
+      return await this.http.send(context).toPromise();
+    } catch (err) {
+      const code = networkErrorCode(err);
+      if (code !== undefined) throw new KubeUnreachableError(this.server, code, innermostMessage(err), { cause: err });
+      throw err;
+    }
+  }
+
+  private async requestOnce<T>(method: HttpMethod, path: string, options: RequestOptions): Promise<T> {
+    const response = await this.send(method, path, options, AbortSignal.timeout(this.requestTimeoutMs));
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (err) {
+      throw new KubeUnreachableError(this.server, networkErrorCode(err) ?? 'ECONNRESET', innermostMessage(err), { cause: err });
+    }
+    if (response.httpStatusCode >= 200 && response.httpStatusCode < 300) {
+      return (text === '' ? undefined : JSON.parse(text)) as T;
+    }
+    throw apiError(response.httpStatusCode, text, method, path);
+  }
+
+  async resource(apiVersion: string, kind: string): Promise<ApiResource> {
+    const find = async (): Promise<ApiResource | undefined> => (await this.discover(apiVersion)).find((r) => r.kind === kind);
+    let found = await find();
+    if (found === undefined) {
+      // A CRD applied moments ago: discovery may have been cached before it existed.
+      this.discovery.delete(apiVersion);
+      found = await find();
+    }
+    if (found === undefined) throw new UserError(`the cluster serves no kind ${kind} in ${apiVersion} — is the API (or its CRD) installed?`);
+    return found;
+  }
+
+  async resolveGroupKind(groupKind: string): Promise<{ apiVersion: string; kind: string } | undefined> {
+    const dot = groupKind.indexOf('.');
+    const kind = dot === -1 ? groupKind : groupKind.slice(0, dot);
+    const group = dot === -1 ? '' : groupKind.slice(dot + 1);
+    let apiVersion = 'v1';
+    if (group !== '') {
+      try {
+        const served = await this.request<{ preferredVersion?: { groupVersion?: string } }>('GET', `/apis/${group}`);
+        apiVersion = served.preferredVersion?.groupVersion ?? '';
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    }
+    const found = (await this.discover(apiVersion)).find((r) => r.kind === kind);
+    return found === undefined ? undefined : { apiVersion, kind };
+  }
+
+  private discover(apiVersion: string): Promise<ApiResource[]> {
+    let cached = this.discovery.get(apiVersion);
+    if (cached === undefined) {
+      const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+      cached = this.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>('GET', path)
+        .then((list) =>
+          list.resources.filter((r) => !r.name.includes('/')).map((r) => ({ apiVersion, kind: r.kind, plural: r.name, namespaced: r.namespaced })),
+        )
+        .catch((err: unknown) => {
+          this.discovery.delete(apiVersion);
+          if (isNotFound(err)) return [];
+          throw err;
+        });
+      this.discovery.set(apiVersion, cached);
+    }
+    return cached;
+  }
+
+  async path(ref: { apiVersion: string; kind: string; name?: string | undefined; namespace?: string | undefined }): Promise<string> {
+    const resource = await this.resource(ref.apiVersion, ref.kind);
+    const root = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
+    const namespace = resource.namespaced && ref.namespace !== undefined ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
+    const name = ref.name === undefined ? '' : `/${encodeURIComponent(ref.name)}`;
+    return `${root}${namespace}/${resource.plural}${name}`;
+  }
+
+  async get<T extends KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.request<T>('GET', await this.path(ref));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async list<T extends KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    options: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {},
+  ): Promise<ListResult<T>> {
+    const path = await this.path({ apiVersion, kind, namespace: options.namespace });
+    const list = await this.request<{ items: T[] | null; metadata?: { resourceVersion?: string } }>('GET', path, {
+      query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
+    });
+    const items = (list.items ?? []).map((item) => ({ ...item, apiVersion, kind }));
+    return { items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+  }
+
+  async watch(path: string, query: Query, onEvent: (type: WatchEventType, object: KubernetesObject) => void, signal: AbortSignal): Promise<void> {
+    const response = await this.send('GET', path, { query: { ...query, watch: true } }, signal);
+    if (response.httpStatusCode !== 200) throw apiError(response.httpStatusCode, await response.body.text(), 'GET', path);
+    const stream = response.body.stream();
+    if (stream === null) return;
+    const lines = createInterface({ input: Readable.fromWeb(stream as never) });
+    try {
+      for await (const line of lines) {
+        if (line.trim() === '') continue;
+        const event = JSON.parse(line) as { type: WatchEventType; object: KubernetesObject };
+        onEvent(event.type, event.object);
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      throw new KubeUnreachableError(this.server, networkErrorCode(err) ?? 'ECONNRESET', innermostMessage(err), { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    const dispatcher = this.dispatcher;
+    this.dispatcher = undefined;
+    await dispatcher?.close();
+  }
+}
+
+function apiError(status: number, text: string, method: string, path: string): KubeApiError {
+  let reason = '';
+  let message = text.trim();
+  try {
+    const parsed = JSON.parse(text) as { reason?: string; message?: string };
+    reason = parsed.reason ?? '';
+    message = parsed.message ?? message;
+  } catch {
+    // Not a Status object (a proxy in between): keep the raw text.
+  }
+  return new KubeApiError({ status, reason, message: message || `HTTP ${status}`, method, path });
+}

@@ -1,0 +1,122 @@
+import { Option, type Command } from 'commander';
+import type { GlobalOptions } from '../context.ts';
+import { UserError } from '../errors.ts';
+import type { Layer } from '../layer.ts';
+import { deployLayer } from './apply.ts';
+import { createKube, type KubeClient } from './client.ts';
+import { describeRef } from './objects.ts';
+import { parseDuration } from './duration.ts';
+import { writeRendered } from './render.ts';
+import { describeOutcomes, summarize, type DeployReport } from './report.ts';
+import { teardownLayer } from './teardown.ts';
+
+type GlobalsOf = (command: Command) => GlobalOptions;
+
+export const defaultTimeout = '5m';
+
+/** Runs work with a client for the user's kubeconfig/context, closing its connections after. */
+export async function withKube<T>(globals: GlobalOptions, work: (kube: KubeClient) => Promise<T>): Promise<T> {
+  const kube = createKube({ kubeconfig: globals.kubeconfig, context: globals.context });
+  try {
+    return await work(kube);
+  } finally {
+    await kube.close();
+  }
+}
+
+export function printReport(globals: GlobalOptions, report: DeployReport): void {
+  for (const line of describeOutcomes(report, { includeUnchanged: false })) globals.output.info(line);
+  if (globals.output.verbosity === 'verbose') {
+    for (const line of describeOutcomes({ ...report, outcomes: report.outcomes.filter((o) => o.action === 'unchanged') }, { includeUnchanged: true })) {
+      globals.output.detail(line);
+    }
+  }
+  globals.output.info(summarize(report));
+}
+
+/** Parse, render, apply, prune and wait: `tracelab up <layer>` and `tracelab deploy demo`. */
+export async function upLayer(globals: GlobalOptions, layer: Layer<unknown>, raw: Readonly<Record<string, string | undefined>>, timeout: string, wait = true): Promise<DeployReport> {
+  const options = layer.parseOptions(raw);
+  const timeoutMs = parseDuration(timeout, '--timeout');
+  const objects = layer.render(options);
+  const report = await withKube(globals, (kube) => deployLayer(kube, { layer: layer.name, objects, dryRun: globals.dryRun, timeoutMs, wait, output: globals.output }));
+  printReport(globals, report);
+  return report;
+}
+
+/**
+ * Layer flags after `up <layer>` / `render <layer>` are passed to the layer as raw values:
+ * `--images a=b,c=d --replicas=3 --flag` → { images: 'a=b,c=d', replicas: '3', flag: 'true' }.
+ */
+export function parseLayerFlags(args: readonly string[]): Record<string, string> {
+  const raw: Record<string, string> = {};
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] ?? '';
+    if (!arg.startsWith('--') || arg === '--') throw new UserError(`unexpected argument '${arg}' — layer options are flags like --images frontend=REF,backend=REF`);
+    const equals = arg.indexOf('=');
+    if (equals !== -1) {
+      raw[arg.slice(2, equals)] = arg.slice(equals + 1);
+      continue;
+    }
+    const next = args[index + 1];
+    if (next !== undefined && !next.startsWith('--')) {
+      raw[arg.slice(2)] = next;
+      index++;
+    } else {
+      raw[arg.slice(2)] = 'true';
+    }
+  }
+  return raw;
+}
+
+function findLayer(layers: readonly Layer<unknown>[], name: string): Layer<unknown> {
+  const layer = layers.find((candidate) => candidate.name === name);
+  if (layer === undefined) throw new UserError(`unknown layer '${name}' — known layers: ${layers.map((l) => l.name).join(', ')}`);
+  return layer;
+}
+
+/** `tracelab up|teardown|render <layer>`, for every layer in the registry. */
+export function registerLayerCommands(program: Command, globals: GlobalsOf, layers: readonly Layer<unknown>[]): void {
+  const names = layers.map((layer) => layer.name).join(', ');
+  program
+    .command('up')
+    .description(`apply a layer (${names}), prune what it no longer renders, wait until it is ready`)
+    .argument('<layer>', `one of: ${names}`)
+    .argument('[layer-options...]', "the layer's flags, e.g. --images frontend=REF,backend=REF")
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the rollout').default(defaultTimeout))
+    .option('--no-wait', 'return once applied, without waiting for the rollout')
+    .allowUnknownOption()
+    .action(async (name: string, layerArgs: string[], options: { timeout: string; wait: boolean }, command: Command) => {
+      const global = globals(command);
+      await upLayer(global, findLayer(layers, name), parseLayerFlags(layerArgs), options.timeout, options.wait);
+    });
+
+  program
+    .command('teardown')
+    .description("delete every object a layer applied, in reverse order, and wait until they're gone")
+    .argument('<layer>', `one of: ${names}`)
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the deletion').default(defaultTimeout))
+    .action(async (name: string, options: { timeout: string }, command: Command) => {
+      const global = globals(command);
+      const layer = findLayer(layers, name);
+      const timeoutMs = parseDuration(options.timeout, '--timeout');
+      const deleted = await withKube(global, (kube) => teardownLayer(kube, { layer: layer.name, dryRun: global.dryRun, timeoutMs, output: global.output }));
+      for (const ref of deleted) global.output.info(`- ${describeRef(ref)} ${global.dryRun ? 'would be deleted' : 'deleted'}`);
+      global.output.info(`${layer.name}: ${deleted.length} deleted${global.dryRun ? ' (dry run: nothing was changed)' : ''}`);
+    });
+
+  program
+    .command('render')
+    .description("write a layer's objects as YAML files (one per object, in apply order), for GitOps")
+    .argument('<layer>', `one of: ${names}`)
+    .argument('[layer-options...]', "the layer's flags, e.g. --images frontend=REF,backend=REF")
+    .requiredOption('--out <dir>', 'directory to write the YAML files into')
+    .allowUnknownOption()
+    .action(async (name: string, layerArgs: string[], options: { out: string }, command: Command) => {
+      const global = globals(command);
+      const layer = findLayer(layers, name);
+      const objects = layer.render(layer.parseOptions(parseLayerFlags(layerArgs)));
+      const files = await writeRendered(layer.name, objects, options.out);
+      global.output.info(`${layer.name}: wrote ${files.length} files to ${options.out}`);
+    });
+}

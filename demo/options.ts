@@ -1,0 +1,71 @@
+import { UserError } from '../core/errors.ts';
+
+export const demoServices = ['frontend', 'backend'] as const;
+export type DemoService = (typeof demoServices)[number];
+
+export interface DemoOptions {
+  readonly namespace: string;
+  /** Prebuilt image per service (until the in-cluster build lands and becomes the default). */
+  readonly images: Readonly<Record<DemoService, string>>;
+  /** Replicas per service; also the HPA's floor, so the autoscaler never fights a re-apply. */
+  readonly replicas: number;
+  /** Backend knobs, set as env when given; the service defaults apply otherwise. */
+  readonly backendLatencyMs: number | undefined;
+  readonly backendCpuMs: number | undefined;
+  readonly backendErrorRate: number | undefined;
+}
+
+export const demoDefaults = { namespace: 'tracelab-demo', replicas: 2 } as const;
+
+/** The flags `tracelab up demo` and `tracelab deploy demo` accept, as raw option keys. */
+export const demoOptionKeys = ['images', 'replicas', 'namespace', 'backend-latency-ms', 'backend-cpu-ms', 'backend-error-rate'] as const;
+
+const imageRef = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function parseImages(text: string | undefined): Record<DemoService, string> {
+  const usage = '--images frontend=REF,backend=REF';
+  if (text === undefined || text.trim() === '') {
+    throw new UserError(`--images is required until the in-cluster image build lands: pass prebuilt images as ${usage}`);
+  }
+  const images: Partial<Record<DemoService, string>> = {};
+  for (const pair of text.split(',')) {
+    const [service = '', ref = '', ...rest] = pair.split('=').map((part) => part.trim());
+    if (!(demoServices as readonly string[]).includes(service)) {
+      throw new UserError(`--images: unknown service '${service}' — the demo has ${demoServices.join(' and ')}; pass ${usage}`);
+    }
+    if (rest.length > 0 || !imageRef.test(ref)) throw new UserError(`--images: '${ref}' for ${service} is not an image reference — e.g. registry.local:5000/tracelab/${service}:v1`);
+    images[service as DemoService] = ref;
+  }
+  const missing = demoServices.filter((service) => images[service] === undefined);
+  if (missing.length > 0) throw new UserError(`--images has no image for ${missing.join(' and ')}: pass ${usage}`);
+  return images as Record<DemoService, string>;
+}
+
+function parseNumber(flag: string, text: string | undefined, min: number, max: number, integer: boolean): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new UserError(`--${flag} '${text}' must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Validates the raw flag values (kebab-case keys, as typed on the command line). */
+export function parseDemoOptions(raw: Readonly<Record<string, string | undefined>>): DemoOptions {
+  for (const key of Object.keys(raw)) {
+    if (!(demoOptionKeys as readonly string[]).includes(key)) {
+      throw new UserError(`unknown option --${key} for the demo layer — it takes ${demoOptionKeys.map((k) => `--${k}`).join(', ')}`);
+    }
+  }
+  const namespace = raw.namespace ?? demoDefaults.namespace;
+  if (!dnsLabel.test(namespace)) throw new UserError(`--namespace '${namespace}' is not a valid namespace name (lowercase letters, digits and '-', at most 63)`);
+  return {
+    namespace,
+    images: parseImages(raw.images),
+    replicas: parseNumber('replicas', raw.replicas, 1, 20, true) ?? demoDefaults.replicas,
+    backendLatencyMs: parseNumber('backend-latency-ms', raw['backend-latency-ms'], 0, 60_000, true),
+    backendCpuMs: parseNumber('backend-cpu-ms', raw['backend-cpu-ms'], 0, 10_000, true),
+    backendErrorRate: parseNumber('backend-error-rate', raw['backend-error-rate'], 0, 1, false),
+  };
+}
