@@ -65,7 +65,7 @@ describe('frontend → backend tracing through a real Jaeger', () => {
   });
 
   it('makes ONE trace: frontend server → frontend client → backend server → work → lookup, compute', async (t) => {
-    if (jaeger === undefined || frontend === undefined || backend === undefined) return t.skip('jaeger not built');
+    if (jaeger === undefined || frontend === undefined || backend === undefined) { t.skip('jaeger not built'); return; }
     const response = await fetch(`${frontend.url}/api/hello`, { headers: { 'x-request-id': 'req-tracing-1' } });
     assert.equal(response.status, 200);
     const body = (await response.json()) as { traceId: string; backend: { traceId: string } };
@@ -111,7 +111,7 @@ describe('frontend → backend tracing through a real Jaeger', () => {
   });
 
   it('marks an injected backend error on compute, work, backend server and frontend client spans; frontend answers 502', async (t) => {
-    if (jaeger === undefined || frontend === undefined) return t.skip('jaeger not built');
+    if (jaeger === undefined || frontend === undefined) { t.skip('jaeger not built'); return; }
     const response = await fetch(`${frontend.url}/api/hello`, { headers: { 'x-tracelab-error-rate': '1' } });
     assert.equal(response.status, 502);
     const body = (await response.json()) as { traceId: string; backendStatus: number; error: string };
