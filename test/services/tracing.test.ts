@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { requireComponent } from '../../testenv/components.ts';
+import { isBuilt, requireComponent } from '../../testenv/components.ts';
 import { startJaeger } from '../../testenv/jaeger.ts';
 import type { JaegerHandle, JaegerSpan, JaegerTrace } from '../../testenv/jaeger.ts';
 import { exportTo, startService } from './harness.ts';
@@ -51,8 +51,8 @@ describe('frontend → backend tracing through a real Jaeger', () => {
   let backend: RunningService | undefined;
   let frontend: RunningService | undefined;
 
-  before(async (t) => {
-    if (requireComponent(t, 'jaeger') === undefined) return;
+  before(async () => {
+    if (!isBuilt('jaeger')) return;
     jaeger = await startJaeger();
     backend = await startService('backend', { env: { ...exportTo(jaeger.otlpHttpUrl), POD_NAME: 'backend-7d9f-abcde', POD_NAMESPACE: 'tracelab-demo', NODE_NAME: 'worker-1' } });
     frontend = await startService('frontend', { env: { ...exportTo(jaeger.otlpHttpUrl), BACKEND_URL: backend.url } });
@@ -65,7 +65,7 @@ describe('frontend → backend tracing through a real Jaeger', () => {
   });
 
   it('makes ONE trace: frontend server → frontend client → backend server → work → lookup, compute', async (t) => {
-    if (jaeger === undefined || frontend === undefined || backend === undefined) { t.skip('jaeger not built'); return; }
+    if (requireComponent(t, 'jaeger') === undefined || !jaeger || !frontend || !backend) return;
     const response = await fetch(`${frontend.url}/api/hello`, { headers: { 'x-request-id': 'req-tracing-1' } });
     assert.equal(response.status, 200);
     const body = (await response.json()) as { traceId: string; backend: { traceId: string } };
@@ -111,7 +111,7 @@ describe('frontend → backend tracing through a real Jaeger', () => {
   });
 
   it('marks an injected backend error on compute, work, backend server and frontend client spans; frontend answers 502', async (t) => {
-    if (jaeger === undefined || frontend === undefined) { t.skip('jaeger not built'); return; }
+    if (requireComponent(t, 'jaeger') === undefined || !jaeger || !frontend) return;
     const response = await fetch(`${frontend.url}/api/hello`, { headers: { 'x-tracelab-error-rate': '1' } });
     assert.equal(response.status, 502);
     const body = (await response.json()) as { traceId: string; backendStatus: number; error: string };
