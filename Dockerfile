@@ -18,8 +18,7 @@ COPY services/frontend/package.json services/frontend/
 COPY services/backend/package.json services/backend/
 # Production dependencies of this one service (and service-kit), none of the root's tooling.
 RUN npm ci --omit=dev --workspace "services/$SERVICE" --include-workspace-root=false \
-      --ignore-scripts --no-audit --no-fund \
- && rm -rf services/*/package.json.bak /root/.npm
+      --ignore-scripts --no-audit --no-fund
 COPY services/common/src services/common/src
 COPY services/${SERVICE}/src services/${SERVICE}/src
 
