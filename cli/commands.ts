@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
 import { registerLayerCommands } from '../core/kube/commands.ts';
 import { registerDemoCommands } from '../demo/command.ts';
+import { registerMonitoringCommands } from '../monitoring/command.ts';
 import { layers } from './layers.ts';
 
 export type GlobalsOf = (command: Command) => GlobalOptions;
@@ -16,4 +17,7 @@ const registrations: ((program: Command, globals: GlobalsOf) => void)[] = [
     registerLayerCommands(program, globals, layers); // up, teardown, render <layer>
   },
   registerDemoCommands, // deploy demo
+  (program, globals) => {
+    registerMonitoringCommands(program, globals, layers); // deploy monitoring, monitoring password, footprint
+  },
 ];

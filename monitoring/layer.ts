@@ -70,6 +70,10 @@ const labelValue = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const hour = 3_600_000;
 
 export function parseMonitoringOptions(raw: Readonly<MonitoringRawOptions>): MonitoringOptions {
+  const known = Object.keys(monitoringOptionDefaults);
+  for (const key of Object.keys(raw)) {
+    if (!known.includes(key)) throw new UserError(`unknown option --${key} for the monitoring layer: it takes ${known.map((name) => `--${name}`).join(', ')}`);
+  }
   const value = (key: keyof typeof monitoringOptionDefaults): string | undefined => raw[key] ?? monitoringOptionDefaults[key];
   const required = (key: keyof typeof monitoringOptionDefaults): string => value(key) ?? '';
 

@@ -1,0 +1,116 @@
+import { Option, type Command } from 'commander';
+import type { GlobalOptions } from '../core/context.ts';
+import { UserError } from '../core/errors.ts';
+import { formatFootprint } from '../core/footprint.ts';
+import type { Layer } from '../core/layer.ts';
+import { deployLayer } from '../core/kube/apply.ts';
+import { defaultTimeout, printReport, withKube } from '../core/kube/commands.ts';
+import { parseDuration } from '../core/kube/duration.ts';
+import { isWaitedFor } from '../core/kube/readiness.ts';
+import type { DeployReport } from '../core/kube/report.ts';
+import { waitForReady } from '../core/kube/wait.ts';
+import { labFootprint } from './footprint.ts';
+import { ensureGrafanaAdminPassword, readGrafanaAdminPassword } from './grafana-admin.ts';
+import { monitoringLayer, monitoringOptionDefaults, type MonitoringRawOptions } from './layer.ts';
+
+type GlobalsOf = (command: Command) => GlobalOptions;
+
+/**
+ * Apply the layer, fill in the Grafana admin password if it has none yet, then wait for the
+ * rollout: Grafana only starts once its Secret holds the password.
+ */
+export async function deployMonitoring(globals: GlobalOptions, raw: MonitoringRawOptions, timeout: string, wait = true): Promise<DeployReport> {
+  const options = monitoringLayer.parseOptions(raw);
+  const timeoutMs = parseDuration(timeout, '--timeout');
+  const objects = monitoringLayer.render(options);
+  const { output, dryRun } = globals;
+  const report = await withKube(globals, async (kube) => {
+    const applied = await deployLayer(kube, { layer: monitoringLayer.name, objects, dryRun, timeoutMs, wait: false, output });
+    await output.step('Grafana admin password', async () => {
+      const generated = await ensureGrafanaAdminPassword(kube, { dryRun });
+      output.detail(generated ? 'generated (print it with `tracelab monitoring password`)' : 'kept the existing one');
+    });
+    const workloads = objects.filter(isWaitedFor);
+    if (!dryRun && wait) {
+      await output.step(`Wait for ${workloads.length} monitoring workloads`, () => waitForReady(kube, workloads, { timeoutMs }));
+    }
+    return applied;
+  });
+  printReport(globals, report);
+  return report;
+}
+
+function parseNodes(text: string): number {
+  const nodes = Number(text);
+  if (!/^\d+$/.test(text) || nodes < 1 || nodes > 100) throw new UserError(`--nodes '${text}' is not a node count from 1 to 100: pass e.g. --nodes 3`);
+  return nodes;
+}
+
+interface DeployMonitoringFlags {
+  retention?: string;
+  retentionSize?: string;
+  scrapeInterval?: string;
+  maxTraces?: string;
+  dashboards?: string;
+  nodeProfile?: string;
+  nodeSelector?: string;
+  kubeletTls?: string;
+  metricsServer?: string;
+  timeout: string;
+  wait: boolean;
+}
+
+/** `tracelab deploy monitoring`, `tracelab monitoring password`, `tracelab footprint`. */
+export function registerMonitoringCommands(program: Command, globals: GlobalsOf, layers: readonly Layer<unknown>[]): void {
+  const deploy = program.commands.find((command) => command.name() === 'deploy') ?? program.command('deploy').description('deploy a workload of the lab');
+  const defaults = monitoringOptionDefaults;
+  deploy
+    .command('monitoring')
+    .description('install Jaeger, Prometheus, Grafana, node-exporter and metrics-server and wait until they are available')
+    .option('--retention <duration>', `how long Prometheus keeps samples, at least 6h (default ${defaults.retention})`)
+    .option('--retention-size <size>', `at most this much TSDB data, 64MB..64GB (default ${defaults['retention-size']})`)
+    .option('--scrape-interval <duration>', `Prometheus scrape and rule interval (default ${defaults['scrape-interval']})`)
+    .option('--max-traces <n>', `traces Jaeger keeps in memory (default ${defaults['max-traces']})`)
+    .option('--dashboards <list>', `Grafana dashboards to provision (default ${defaults.dashboards})`)
+    .option('--node-profile <name>', 'run node-exporter only on nodes labelled tracelab.dev/profile=<name> (default: every node)')
+    .option('--node-selector <labels>', 'run node-exporter only on nodes with these labels: key=value,…')
+    .option('--kubelet-tls <mode>', "'insecure' (kubeadm's self-signed kubelet certs) or 'verified' (serverTLSBootstrap)", defaults['kubelet-tls'])
+    .option('--metrics-server <bool>', 'install metrics-server (false on clusters that have one)', defaults['metrics-server'])
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the rollout').default(defaultTimeout))
+    .option('--no-wait', 'return once applied, without waiting for the rollout')
+    .action(async (flags: DeployMonitoringFlags, command: Command) => {
+      const raw: MonitoringRawOptions = {
+        retention: flags.retention,
+        'retention-size': flags.retentionSize,
+        'scrape-interval': flags.scrapeInterval,
+        'max-traces': flags.maxTraces,
+        dashboards: flags.dashboards,
+        'node-profile': flags.nodeProfile,
+        'node-selector': flags.nodeSelector,
+        'kubelet-tls': flags.kubeletTls,
+        'metrics-server': flags.metricsServer,
+      };
+      await deployMonitoring(globals(command), raw, flags.timeout, flags.wait);
+    });
+
+  program
+    .command('monitoring')
+    .description('the monitoring layer’s own tasks')
+    .command('password')
+    .description('print the Grafana admin user and password (kept in Secret monitoring/grafana-admin)')
+    .action(async (_options: unknown, command: Command) => {
+      const global = globals(command);
+      const { user, password } = await withKube(global, (kube) => readGrafanaAdminPassword(kube));
+      process.stdout.write(`user: ${user}\npassword: ${password}\n`);
+    });
+
+  program
+    .command('footprint')
+    .description('sum the CPU and memory requests and limits of every layer from the rendered manifests')
+    .option('--nodes <n>', 'nodes of the cluster (DaemonSets run once per node)', '1')
+    .action((flags: { nodes: string }, command: Command) => {
+      globals(command);
+      const lines = formatFootprint(labFootprint(layers, { nodes: parseNodes(flags.nodes) }));
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
