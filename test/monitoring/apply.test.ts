@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { V1DaemonSet, V1Secret } from '@kubernetes/client-node';
+import { UserError } from '../../core/errors.ts';
+import { createKube, type KubeClient } from '../../core/kube/client.ts';
+import { count } from '../../core/kube/report.ts';
+import { teardownLayer } from '../../core/kube/teardown.ts';
+import { createRecordingOutput } from '../../core/output.ts';
+import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/components.ts';
+import { startControlPlane, type ControlPlane } from '../../testenv/controlplane.ts';
+import { deployMonitoring } from '../../monitoring/command.ts';
+import { readGrafanaAdminPassword } from '../../monitoring/grafana-admin.ts';
+import { monitoringLayer, nodeProfileLabel, parseMonitoringOptions, type MonitoringRawOptions } from '../../monitoring/layer.ts';
+
+const BINARIES: ComponentBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok'];
+const raw: MonitoringRawOptions = { 'node-profile': 'worker', retention: '12h' };
+
+describe('deployMonitoring() on the local control plane (kwok nodes)', () => {
+  let plane: ControlPlane | undefined;
+  let kube: KubeClient | undefined;
+  const globals = () => ({ kubeconfig: plane?.kubeconfig, context: undefined, dryRun: false, output: createRecordingOutput() });
+
+  before(async () => {
+    if (!BINARIES.every(isBuilt)) return;
+    plane = await startControlPlane({ nodes: 2 });
+    kube = createKube({ kubeconfig: plane.kubeconfig });
+    // The inventory's worker profile, on one of the two nodes.
+    await plane.kubectl(['label', 'node', 'kwok-node-1', `${nodeProfileLabel}=worker`]);
+  });
+
+  after(async () => {
+    await kube?.close();
+    await plane?.stop();
+  });
+
+  it('applies nothing for bad options: one line, exit code 2', async (t) => {
+    if (requireComponents(t, BINARIES) === undefined || !plane || !kube) return;
+    for (const bad of [{ retention: '-1d' }, { dashboards: 'nosuch' }] as MonitoringRawOptions[]) {
+      await assert.rejects(deployMonitoring(globals(), bad, '1m'), (err: unknown) => err instanceof UserError && err.exitCode === 2 && !err.message.includes('\n'));
+    }
+    const namespaces = await plane.kubectl(['get', 'namespaces', '-o', 'name']);
+    assert.doesNotMatch(namespaces, /namespace\/(monitoring|jaeger)\b/);
+  });
+
+  it('applies every object under strict validation and rolls out', async (t) => {
+    if (requireComponents(t, BINARIES) === undefined || !plane || !kube) return;
+    const rendered = monitoringLayer.render(parseMonitoringOptions(raw));
+    const report = await deployMonitoring(globals(), raw, '3m');
+    assert.equal(count(report, 'created'), rendered.length, JSON.stringify(report.outcomes.filter((o) => o.action !== 'created')));
+    const { password } = await readGrafanaAdminPassword(kube);
+    assert.ok(password.length >= 24, 'a generated password of 24+ characters');
+    const daemonSet = await kube.get<V1DaemonSet>({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'node-exporter', namespace: 'monitoring' });
+    assert.equal(daemonSet?.status?.desiredNumberScheduled, 1, 'node-exporter only on the node of the worker profile');
+    const pods = await plane.kubectl(['get', 'pods', '-n', 'monitoring', '-l', 'app=node-exporter', '-o', 'jsonpath={.items[*].spec.nodeName}']);
+    assert.equal(pods.trim(), 'kwok-node-1');
+  });
+
+  it('re-applies with 0 changes and keeps the Grafana password', async (t) => {
+    if (requireComponents(t, BINARIES) === undefined || !kube) return;
+    const before = await readGrafanaAdminPassword(kube);
+    const report = await deployMonitoring(globals(), raw, '3m');
+    const changed = report.outcomes.filter((outcome) => outcome.action !== 'unchanged');
+    assert.deepEqual(changed, [], 'nothing created, changed or pruned');
+    assert.deepEqual(await readGrafanaAdminPassword(kube), before);
+    const secret = await kube.get<V1Secret>({ apiVersion: 'v1', kind: 'Secret', name: 'grafana-admin', namespace: 'monitoring' });
+    const managers = (secret?.metadata?.managedFields ?? []).map((field) => field.manager).sort();
+    assert.deepEqual(managers, ['tracelab-grafana-admin', 'tracelab-monitoring']);
+  });
+
+  it('tears down cleanly: namespaces, cluster-wide RBAC, metrics-server and its APIService are gone', async (t) => {
+    if (requireComponents(t, BINARIES) === undefined || !plane || !kube) return;
+    const deleted = await teardownLayer(kube, { layer: 'monitoring', dryRun: false, timeoutMs: 120_000, output: createRecordingOutput() });
+    assert.ok(deleted.length > 0);
+    const namespaces = await plane.kubectl(['get', 'namespaces', '-o', 'name']);
+    assert.doesNotMatch(namespaces, /namespace\/(monitoring|jaeger)\b/);
+    for (const ref of [
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', name: 'tracelab-prometheus' },
+      { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', name: 'v1beta1.metrics.k8s.io' },
+      { apiVersion: 'apps/v1', kind: 'Deployment', name: 'metrics-server', namespace: 'kube-system' },
+    ]) {
+      assert.equal(await kube.get(ref), undefined, `${ref.kind} ${ref.name} is gone`);
+    }
+  });
+});
