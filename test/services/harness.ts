@@ -54,7 +54,10 @@ export async function startService(name: ServiceName, options: StartServiceOptio
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       PORT: String(port),
-      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', // nothing listens: tests that want spans pass Jaeger
+      // Nothing listens there: tests that look at spans pass a Jaeger (exportTo). The short timeout
+      // keeps the span flush at shutdown from retrying an unreachable collector for seconds.
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '500',
       ...options.env,
     },
   });
@@ -79,7 +82,7 @@ export async function startService(name: ServiceName, options: StartServiceOptio
     port,
     process: proc,
     logLines: () => parseLogLines(readFileSync(proc.logFile, 'utf8')),
-    stop: () => proc.stop(15_000),
+    stop: () => stopWithin(proc, 15_000),
   };
 }
 
@@ -99,4 +102,15 @@ export function parseLogLines(text: string): Record<string, unknown>[] {
 /** Env that sends spans to a Jaeger quickly (short batch delay) so tests need not wait 5 s. */
 export function exportTo(otlpHttpUrl: string): Record<string, string> {
   return { OTEL_EXPORTER_OTLP_ENDPOINT: otlpHttpUrl, OTEL_BSP_SCHEDULE_DELAY: '100' };
+}
+
+/** SIGTERM, SIGKILL after graceMs; unlike ManagedProcess.stop() it leaves no timer behind to hold the test runner. */
+export async function stopWithin(proc: ManagedProcess, graceMs: number): Promise<void> {
+  if (proc.exitStatus() !== undefined) return;
+  process.kill(proc.pid, 'SIGTERM');
+  const kill = setTimeout(() => {
+    process.kill(proc.pid, 'SIGKILL');
+  }, graceMs);
+  await proc.exited;
+  clearTimeout(kill);
 }
