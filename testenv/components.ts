@@ -151,7 +151,15 @@ export async function waitForHttp(url: string, options: WaitForHttpOptions = {})
   }
 }
 
-/** Retry a check until it returns a value (not undefined) or the deadline passes. */
+/** Throw this from a waitFor check to end the wait at once (e.g. the awaited process exited). */
+export class StopWaiting extends Error {
+  override name = 'StopWaiting';
+}
+
+/**
+ * Retry a check until it returns a value (not undefined) or the deadline passes. Errors thrown by
+ * the check count as "not yet" (the last one is reported), except StopWaiting.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
@@ -166,6 +174,7 @@ export async function waitFor<T>(
       const value = await check();
       if (value !== undefined) return value;
     } catch (err) {
+      if (err instanceof StopWaiting) throw new Error(`stopped waiting for ${what}: ${err.message}`, { cause: err });
       lastError = err instanceof Error ? err.message : String(err);
     }
     if (Date.now() + intervalMs > deadline) {
