@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { componentPath, freePort, requireComponents, waitFor, waitForHttp } from '../../testenv/components.ts';
+import { startJaeger } from '../../testenv/jaeger.ts';
+import { startPrometheus } from '../../testenv/prometheus.ts';
+import { startProcess } from '../../testenv/processes.ts';
+import { exportTo, startService, stopWithin } from './harness.ts';
+import type { RunningService } from './harness.ts';
+
+interface ExemplarSeries {
+  seriesLabels: Record<string, string>;
+  exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
+}
+
+/**
+ * Prometheus with exemplar storage on (a feature flag, so not startPrometheus()'s generated
+ * command line). Same binary and loopback-only setup.
+ */
+async function startPrometheusWithExemplars(targets: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tracelab-prometheus-exemplars-'));
+  const configFile = path.join(dir, 'prometheus.yml');
+  writeFileSync(configFile, stringify({
+    global: { scrape_interval: '1s' },
+    scrape_configs: [{ job_name: 'tracelab-services', static_configs: [{ targets }] }],
+  }));
+  const port = await freePort();
+  const proc = startProcess({
+    name: 'prometheus',
+    command: componentPath('prometheus'),
+    args: [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--enable-feature=exemplar-storage'],
+    logFile: path.join(dir, 'prometheus.log'),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    await stopWithin(proc, 5_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForHttp(`${url}/-/ready`, { what: 'Prometheus (exemplar storage) to be ready', abortIf: () => proc.exitStatus() });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, stop };
+}
+
+async function drive(frontend: RunningService, requests: number): Promise<string[]> {
+  const traceIds: string[] = [];
+  for (let i = 0; i < requests; i++) {
+    const response = await fetch(`${frontend.url}/api/hello`);
+    assert.equal(response.status, 200);
+    traceIds.push(((await response.json()) as { traceId: string }).traceId);
+  }
+  return traceIds;
+}
+
+describe('RED metrics scraped by a real Prometheus', () => {
+  it('has histogram series per service and route; an exemplar trace id is a trace in Jaeger', async (t) => {
+    if (requireComponents(t, ['jaeger', 'prometheus']) === undefined) return;
+    const jaeger = await startJaeger();
+    const backend = await startService('backend', { env: exportTo(jaeger.otlpHttpUrl) });
+    const frontend = await startService('frontend', { env: { ...exportTo(jaeger.otlpHttpUrl), BACKEND_URL: backend.url } });
+    const targets = [`127.0.0.1:${frontend.port}`, `127.0.0.1:${backend.port}`];
+    const prometheus = await startPrometheus({ scrapeTargets: targets });
+    const exemplarStore = await startPrometheusWithExemplars(targets);
+    try {
+      const traceIds = new Set(await drive(frontend, 30));
+
+      const red = await waitFor('RED series for both services', async () => {
+        const data = await prometheus.query('sum by (service, route, method, status) (tracelab_http_request_duration_seconds_count)');
+        if (data.resultType !== 'vector') return undefined;
+        const keys = data.result.map((s) => `${s.metric.service} ${s.metric.method} ${s.metric.route} ${s.metric.status}`).sort();
+        return keys.includes('frontend GET /api/hello 200') && keys.includes('backend GET /api/work 200') ? data.result : undefined;
+      });
+      const frontendCount = red.find((s) => s.metric.service === 'frontend' && s.metric.route === '/api/hello');
+      assert.equal(Number(frontendCount?.value[1]), 30);
+      // Probes and scrapes are not in the histogram: only the demo routes appear.
+      assert.deepEqual([...new Set(red.map((s) => s.metric.route))].sort(), ['/api/hello', '/api/work']);
+
+      const p99 = await prometheus.waitForSeries('histogram_quantile(0.99, sum by (le, service) (rate(tracelab_http_request_duration_seconds_bucket[1m])))');
+      assert.deepEqual(p99.map((s) => s.metric.service).sort(), ['backend', 'frontend']);
+      const inFlight = await prometheus.waitForSeries('tracelab_http_requests_in_flight');
+      assert.equal(inFlight.length, 2);
+      await prometheus.waitForSeries('process_resident_memory_bytes{service="backend"}');
+
+      const exemplars = await waitFor('exemplars of the frontend histogram', async () => {
+        const now = Date.now() / 1000;
+        const params = new URLSearchParams({ query: 'tracelab_http_request_duration_seconds_bucket{service="frontend"}', start: String(now - 300), end: String(now + 60) });
+        const body = (await (await fetch(`${exemplarStore.url}/api/v1/query_exemplars?${params.toString()}`)).json()) as { data?: ExemplarSeries[] };
+        const found = (body.data ?? []).flatMap((series) => series.exemplars);
+        return found.length > 0 ? found : undefined;
+      });
+      const traceId = exemplars[0]?.labels.trace_id ?? '';
+      assert.ok(traceIds.has(traceId), `exemplar trace id ${traceId} is one of the requests' trace ids`);
+      const trace = await jaeger.waitForTrace(traceId, { minSpans: 6 });
+      assert.deepEqual(new Set(Object.values(trace.processes).map((p) => p.serviceName)), new Set(['frontend', 'backend']));
+    } finally {
+      await exemplarStore.stop();
+      await prometheus.stop();
+      await frontend.stop();
+      await backend.stop();
+      await jaeger.stop();
+    }
+  });
+});
