@@ -48,8 +48,9 @@ export function observeRequest(
   seconds: number,
   traceId: string | undefined,
 ): void {
+  // With exemplars enabled prom-client only takes the object form, with or without an exemplar.
   if (traceId === undefined) {
-    metrics.requestDuration.observe(labels, seconds);
+    metrics.requestDuration.observe({ labels, value: seconds });
     return;
   }
   // prom-client types exemplar labels like metric labels; OpenMetrics allows any names.

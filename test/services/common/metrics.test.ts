@@ -13,6 +13,13 @@ describe('createServiceMetrics()', () => {
     assert.match(text, /^process_cpu_user_seconds_total\{service="backend"\}/m);
     assert.match(text, /# EOF\n?$/);
   });
+
+  it('counts requests without a trace (tracing off) and without an exemplar', async () => {
+    const metrics = createServiceMetrics('frontend');
+    observeRequest(metrics, { route: 'unmatched', method: 'GET', status: '404' }, 0.002, undefined);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^tracelab_http_request_duration_seconds_bucket\{le="0.0025",service="frontend",route="unmatched",method="GET",status="404"\} 1$/m);
+  });
 });
 
 describe('methodLabel()', () => {
