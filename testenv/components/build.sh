@@ -46,7 +46,8 @@ quiet_go() {
 # new_wrapper NAME MODULE VERSION LOCAL_VERSION_CMD
 # Creates $SRC/NAME/go.mod requiring MODULE@VERSION, with the upstream replace and exclude
 # directives mirrored. Upstream replaces that point at a local path (./staging/..., ../api)
-# become `Old => Old <v>` where <v> is printed by LOCAL_VERSION_CMD given the old module path.
+# become `Old => Old <v>` where <v> is printed by LOCAL_VERSION_CMD given the old module path;
+# local replaces of modules that upstream does not require are dropped.
 new_wrapper() {
   local name=$1 module=$2 version=$3 local_version=$4
   local dir=$SRC/$name
@@ -59,8 +60,12 @@ new_wrapper() {
     go mod init "tracelab.local/components/$name" >/dev/null 2>&1
     local args=()
     local old new newv
+    local required
+    required=$(go mod edit -json "$gomod" | jq -r '(.Require // [])[] | .Path')
     while IFS=$'\t' read -r old new newv; do
       if [[ $new == .* || $new == /* ]]; then
+        # a local replace of a module upstream does not require is a guard (etcd's FORBIDDEN_DEPENDENCY)
+        grep -qxF "$old" <<<"$required" || continue
         args+=("-replace=$old=$old@$("$local_version" "$old")")
       elif [[ -n $newv ]]; then
         args+=("-replace=$old=$new@$newv")
