@@ -1,0 +1,45 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseDemoOptions } from '../../demo/options.ts';
+
+const images = 'frontend=registry.local:5000/tracelab/frontend:v1,backend=registry.local:5000/tracelab/backend:v1';
+
+describe('parseDemoOptions()', () => {
+  it('applies the defaults', () => {
+    assert.deepEqual(parseDemoOptions({ images }), {
+      namespace: 'tracelab-demo',
+      images: { frontend: 'registry.local:5000/tracelab/frontend:v1', backend: 'registry.local:5000/tracelab/backend:v1' },
+      replicas: 2,
+      backendLatencyMs: undefined,
+      backendCpuMs: undefined,
+      backendErrorRate: undefined,
+    });
+  });
+
+  it('reads every flag', () => {
+    const options = parseDemoOptions({ images, replicas: '3', namespace: 'lab', 'backend-latency-ms': '50', 'backend-cpu-ms': '5', 'backend-error-rate': '0.1' });
+    assert.equal(options.replicas, 3);
+    assert.equal(options.namespace, 'lab');
+    assert.equal(options.backendLatencyMs, 50);
+    assert.equal(options.backendErrorRate, 0.1);
+  });
+
+  const bad: [string, Record<string, string>, RegExp][] = [
+    ['missing images', {}, /--images is required until the in-cluster image build lands: pass prebuilt images as --images frontend=REF,backend=REF/],
+    ['an image for one service only', { images: 'frontend=a/b:1' }, /--images has no image for backend/],
+    ['an unknown service', { images: 'database=a/b:1' }, /unknown service 'database'/],
+    ['a malformed reference', { images: 'frontend=Not An Image,backend=a/b:1' }, /is not an image reference/],
+    ['zero replicas', { images, replicas: '0' }, /--replicas '0' must be an integer from 1 to 20/],
+    ['an error rate above 1', { images, 'backend-error-rate': '2' }, /--backend-error-rate '2' must be a number from 0 to 1/],
+    ['a bad namespace', { images, namespace: 'Demo_NS' }, /--namespace 'Demo_NS' is not a valid namespace name/],
+    ['an unknown flag', { images, colour: 'blue' }, /unknown option --colour for the demo layer/],
+  ];
+  for (const [what, raw, message] of bad) {
+    it(`rejects ${what} in one line`, () => {
+      assert.throws(
+        () => parseDemoOptions(raw),
+        (err: unknown) => err instanceof Error && err.name === 'UserError' && message.test(err.message) && !err.message.includes('\n'),
+      );
+    });
+  }
+});

@@ -1,0 +1,105 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Deployment, V1Namespace, V1Service } from '@kubernetes/client-node';
+import { parseDemoOptions } from '../../demo/options.ts';
+import { renderDemo, renderDeployment, renderEnv, renderHorizontalPodAutoscaler, renderNamespace, renderPodDisruptionBudget, renderService } from '../../demo/render.ts';
+
+const options = parseDemoOptions({ images: 'frontend=reg.local/frontend:v1,backend=reg.local/backend:v1' });
+
+describe('renderDemo()', () => {
+  it('renders the namespace, then per service its account, Service, Deployment, HPA and PDB', () => {
+    assert.deepEqual(
+      renderDemo(options).map((o) => `${o.kind ?? ''}/${o.metadata?.name ?? ''}`),
+      [
+        'Namespace/tracelab-demo',
+        ...['frontend', 'backend'].flatMap((s) => [`ServiceAccount/${s}`, `Service/${s}`, `Deployment/${s}`, `HorizontalPodAutoscaler/${s}`, `PodDisruptionBudget/${s}`]),
+      ],
+    );
+  });
+
+  it('is pure: the same options give the same objects', () => {
+    assert.deepEqual(renderDemo(options), renderDemo(options));
+  });
+});
+
+describe('renderNamespace()', () => {
+  it('enables sidecar injection and enforces Pod Security restricted', () => {
+    const labels = (renderNamespace(options) as V1Namespace).metadata?.labels ?? {};
+    assert.equal(labels['istio-injection'], 'enabled');
+    assert.equal(labels['pod-security.kubernetes.io/enforce'], 'restricted');
+    assert.equal(labels['pod-security.kubernetes.io/warn'], 'restricted');
+  });
+});
+
+describe('renderService()', () => {
+  it('exposes a named http port', () => {
+    const service: V1Service = renderService('backend', options);
+    assert.deepEqual(service.spec?.ports?.map((p) => [p.name, p.port]), [['http', 8080]]);
+    assert.deepEqual(service.spec?.selector, { app: 'backend' });
+  });
+});
+
+describe('renderDeployment()', () => {
+  for (const service of ['frontend', 'backend'] as const) {
+    const deployment: V1Deployment = renderDeployment(service, options);
+    const pod = deployment.spec?.template.spec;
+    const container = pod?.containers[0];
+
+    it(`runs ${service} as a container named server from the given image`, () => {
+      assert.equal(pod?.containers.length, 1);
+      assert.equal(container?.name, 'server');
+      assert.equal(container?.image, `reg.local/${service}:v1`);
+    });
+
+    it(`hardens ${service} for Pod Security restricted`, () => {
+      assert.equal(pod?.securityContext?.runAsNonRoot, true);
+      assert.equal(pod?.securityContext?.runAsUser, 10001);
+      assert.equal(pod?.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+      assert.equal(pod?.automountServiceAccountToken, false);
+      assert.equal(container?.securityContext?.allowPrivilegeEscalation, false);
+      assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
+      assert.deepEqual(container?.securityContext?.capabilities?.drop, ['ALL']);
+      assert.deepEqual(container?.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }]);
+    });
+
+    it(`gives ${service} requests, limits, probes, a preStop drain and topology spread`, () => {
+      assert.deepEqual(container?.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+      assert.equal(container?.readinessProbe?.httpGet?.path, '/readyz');
+      assert.equal(container?.livenessProbe?.httpGet?.path, '/healthz');
+      assert.deepEqual(container?.lifecycle?.preStop, { sleep: { seconds: 5 } });
+      assert.equal(pod?.topologySpreadConstraints?.[0]?.topologyKey, 'kubernetes.io/hostname');
+      assert.equal(pod?.topologySpreadConstraints?.[0]?.whenUnsatisfiable, 'ScheduleAnyway');
+      assert.equal(deployment.spec?.template.metadata?.annotations?.['prometheus.io/scrape'], 'true');
+    });
+  }
+});
+
+describe('renderEnv()', () => {
+  it('points OpenTelemetry at the in-cluster Jaeger collector and passes the downward API', () => {
+    const env = Object.fromEntries(renderEnv('frontend', options).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+    assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://jaeger-collector.jaeger.svc.cluster.local:4318');
+    assert.equal(env.OTEL_SERVICE_NAME, 'frontend');
+    assert.equal(env.OTEL_PROPAGATORS, 'tracecontext,baggage');
+    assert.equal(env.POD_NAME, 'metadata.name');
+    assert.equal(env.POD_NAMESPACE, 'metadata.namespace');
+    assert.equal(env.NODE_NAME, 'spec.nodeName');
+    assert.equal(env.BACKEND_URL, 'http://backend:8080');
+    assert.equal(env.PORT, '8080');
+  });
+
+  it('sets backend knobs only when given', () => {
+    assert.equal(renderEnv('backend', options).find((e) => e.name === 'BACKEND_LATENCY_MS'), undefined);
+    const tuned = parseDemoOptions({ images: 'frontend=a/b:1,backend=a/c:1', 'backend-latency-ms': '40' });
+    assert.deepEqual(renderEnv('backend', tuned).find((e) => e.name === 'BACKEND_LATENCY_MS'), { name: 'BACKEND_LATENCY_MS', value: '40' });
+  });
+});
+
+describe('renderHorizontalPodAutoscaler() and renderPodDisruptionBudget()', () => {
+  it('scales on CPU from the replica count up, and allows one pod down at a time', () => {
+    const hpa = renderHorizontalPodAutoscaler('backend', options);
+    assert.equal(hpa.spec?.minReplicas, 2);
+    assert.equal(hpa.spec?.maxReplicas, 5);
+    assert.equal(hpa.spec?.metrics?.[0]?.resource?.target.averageUtilization, 70);
+    assert.equal(renderPodDisruptionBudget('backend', options).spec?.maxUnavailable, 1);
+  });
+});
