@@ -42,8 +42,8 @@ function highErrorRate(): RulesTestCase {
       { series: series(`${requestMetric}_count`, requestLabels('frontend', '503')), values: '0+6x30' },
     ],
     alert_rule_test: [
-      // The ratio exceeds the threshold from minute 5, but `for: 2m` keeps it pending at 6m.
-      { eval_time: '6m', alertname: 'TracelabHighErrorRate', exp_alerts: [] },
+      // The ratio exceeds the threshold from minute 1 on, but `for: 2m` keeps it pending at 2m.
+      { eval_time: '2m', alertname: 'TracelabHighErrorRate', exp_alerts: [] },
       {
         eval_time: '10m',
         alertname: 'TracelabHighErrorRate',
@@ -155,7 +155,7 @@ export function renderRulesTests(): RulesTestFile {
   };
 }
 
-export const rulesTestFileName = 'tracelab-alerts.test.yaml';
+export const rulesTestFileName = 'alerts.test.yaml';
 
 export function renderRulesTestsYaml(): string {
   return generatedYaml('monitoring/rules-tests.ts', renderRulesTests());
