@@ -1,6 +1,5 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { V1Deployment, V1Namespace, V1Service } from '@kubernetes/client-node';
 import { parseDemoOptions } from '../../demo/options.ts';
 import { renderDemo, renderDeployment, renderEnv, renderHorizontalPodAutoscaler, renderNamespace, renderPodDisruptionBudget, renderService } from '../../demo/render.ts';
 
@@ -24,7 +23,7 @@ describe('renderDemo()', () => {
 
 describe('renderNamespace()', () => {
   it('enables sidecar injection and enforces Pod Security restricted', () => {
-    const labels = (renderNamespace(options) as V1Namespace).metadata?.labels ?? {};
+    const labels = renderNamespace(options).metadata?.labels ?? {};
     assert.equal(labels['istio-injection'], 'enabled');
     assert.equal(labels['pod-security.kubernetes.io/enforce'], 'restricted');
     assert.equal(labels['pod-security.kubernetes.io/warn'], 'restricted');
@@ -33,42 +32,42 @@ describe('renderNamespace()', () => {
 
 describe('renderService()', () => {
   it('exposes a named http port', () => {
-    const service: V1Service = renderService('backend', options);
+    const service = renderService('backend', options);
     assert.deepEqual(service.spec?.ports?.map((p) => [p.name, p.port]), [['http', 8080]]);
-    assert.deepEqual(service.spec?.selector, { app: 'backend' });
+    assert.deepEqual(service.spec.selector, { app: 'backend' });
   });
 });
 
 describe('renderDeployment()', () => {
   for (const service of ['frontend', 'backend'] as const) {
-    const deployment: V1Deployment = renderDeployment(service, options);
-    const pod = deployment.spec?.template.spec;
-    const container = pod?.containers[0];
+    const deployment = renderDeployment(service, options);
+    const pod = deployment.spec?.template.spec ?? assert.fail('no pod spec');
+    const container = pod.containers[0] ?? assert.fail('no container');
 
     it(`runs ${service} as a container named server from the given image`, () => {
-      assert.equal(pod?.containers.length, 1);
-      assert.equal(container?.name, 'server');
-      assert.equal(container?.image, `reg.local/${service}:v1`);
+      assert.equal(pod.containers.length, 1);
+      assert.equal(container.name, 'server');
+      assert.equal(container.image, `reg.local/${service}:v1`);
     });
 
     it(`hardens ${service} for Pod Security restricted`, () => {
-      assert.equal(pod?.securityContext?.runAsNonRoot, true);
-      assert.equal(pod?.securityContext?.runAsUser, 10001);
-      assert.equal(pod?.securityContext?.seccompProfile?.type, 'RuntimeDefault');
-      assert.equal(pod?.automountServiceAccountToken, false);
-      assert.equal(container?.securityContext?.allowPrivilegeEscalation, false);
-      assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
-      assert.deepEqual(container?.securityContext?.capabilities?.drop, ['ALL']);
-      assert.deepEqual(container?.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }]);
+      assert.equal(pod.securityContext?.runAsNonRoot, true);
+      assert.equal(pod.securityContext.runAsUser, 10001);
+      assert.equal(pod.securityContext.seccompProfile?.type, 'RuntimeDefault');
+      assert.equal(pod.automountServiceAccountToken, false);
+      assert.equal(container.securityContext?.allowPrivilegeEscalation, false);
+      assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+      assert.deepEqual(container.securityContext.capabilities?.drop, ['ALL']);
+      assert.deepEqual(container.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }]);
     });
 
     it(`gives ${service} requests, limits, probes, a preStop drain and topology spread`, () => {
-      assert.deepEqual(container?.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
-      assert.equal(container?.readinessProbe?.httpGet?.path, '/readyz');
-      assert.equal(container?.livenessProbe?.httpGet?.path, '/healthz');
-      assert.deepEqual(container?.lifecycle?.preStop, { sleep: { seconds: 5 } });
-      assert.equal(pod?.topologySpreadConstraints?.[0]?.topologyKey, 'kubernetes.io/hostname');
-      assert.equal(pod?.topologySpreadConstraints?.[0]?.whenUnsatisfiable, 'ScheduleAnyway');
+      assert.deepEqual(container.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+      assert.equal(container.readinessProbe?.httpGet?.path, '/readyz');
+      assert.equal(container.livenessProbe?.httpGet?.path, '/healthz');
+      assert.deepEqual(container.lifecycle?.preStop, { sleep: { seconds: 5 } });
+      assert.equal(pod.topologySpreadConstraints?.[0]?.topologyKey, 'kubernetes.io/hostname');
+      assert.equal(pod.topologySpreadConstraints[0].whenUnsatisfiable, 'ScheduleAnyway');
       assert.equal(deployment.spec?.template.metadata?.annotations?.['prometheus.io/scrape'], 'true');
     });
   }
@@ -97,9 +96,9 @@ describe('renderEnv()', () => {
 describe('renderHorizontalPodAutoscaler() and renderPodDisruptionBudget()', () => {
   it('scales on CPU from the replica count up, and allows one pod down at a time', () => {
     const hpa = renderHorizontalPodAutoscaler('backend', options);
-    assert.equal(hpa.spec?.minReplicas, 2);
-    assert.equal(hpa.spec?.maxReplicas, 5);
-    assert.equal(hpa.spec?.metrics?.[0]?.resource?.target.averageUtilization, 70);
+    assert.equal(hpa.spec.minReplicas, 2);
+    assert.equal(hpa.spec.maxReplicas, 5);
+    assert.equal(hpa.spec.metrics?.[0]?.resource?.target.averageUtilization, 70);
     assert.equal(renderPodDisruptionBudget('backend', options).spec?.maxUnavailable, 1);
   });
 });

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; literals are how they are built */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -64,7 +65,7 @@ describe('withLayerLabels()', () => {
   it('adds the membership labels to a copy', () => {
     const original = { ...object('v1', 'Service', 'web', 'ns'), metadata: { name: 'web', namespace: 'ns', labels: { app: 'web' } } };
     const labelled = withLayerLabels(original, 'demo', { extra: 'yes' });
-    assert.deepEqual(labelled.metadata?.labels, { app: 'web', 'app.kubernetes.io/managed-by': 'tracelab', 'tracelab.dev/layer': 'demo', extra: 'yes' });
+    assert.deepEqual(labelled.metadata.labels, { app: 'web', 'app.kubernetes.io/managed-by': 'tracelab', 'tracelab.dev/layer': 'demo', extra: 'yes' });
     assert.deepEqual(original.metadata.labels, { app: 'web' });
   });
 });
