@@ -58,9 +58,11 @@ describe('every dashboard and rule expression in a real Prometheus scraping the 
     ];
     prometheus = await startPrometheus({ configYaml: localConfig(targets, path.join(dir, 'rules', '*.yaml')) });
     // A little load: successes through the mesh path, and some backend errors for the error panels.
-    await runLoad({ url: `${frontend.url}/api/hello`, connections: 4, duration: 4 });
-    await runLoad({ url: `${backend.url}/api/work`, connections: 2, amount: 200, headers: { 'x-tracelab-error-rate': '0.3' } });
-    await runLoad({ url: `${frontend.url}/api/hello`, connections: 4, duration: 3 });
+    // Over several scrapes: a counter series born with its final value would show no rate.
+    await Promise.all([
+      runLoad({ url: `${frontend.url}/api/hello`, connections: 4, duration: 6 }),
+      runLoad({ url: `${backend.url}/api/work`, connections: 1, duration: 6, headers: { 'x-tracelab-error-rate': '0.3' } }),
+    ]);
     await waitFor(
       'recorded request rates of both services',
       async () => {
