@@ -1,0 +1,237 @@
+/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; literals are how they are built */
+// Integration: the deploy engine and `tracelab deploy demo` against a real local control plane
+// (etcd, kube-apiserver with Pod Security admission, controller-manager, scheduler, kwok nodes).
+import { after, describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { requireComponents } from '../../../testenv/components.ts';
+import { startControlPlane, type ControlPlane } from '../../../testenv/controlplane.ts';
+import { createRecordingOutput } from '../../../core/output.ts';
+import { deployLayer } from '../../../core/kube/apply.ts';
+import { createKube, type KubeClient } from '../../../core/kube/client.ts';
+import { teardownLayer } from '../../../core/kube/teardown.ts';
+import { parseDemoOptions } from '../../../demo/options.ts';
+import { renderDemo } from '../../../demo/render.ts';
+
+const cli = fileURLToPath(new URL('../../../cli/tracelab.ts', import.meta.url));
+const images = 'frontend=registry.invalid/tracelab/frontend:v1,backend=registry.invalid/tracelab/backend:v1';
+const demoKinds: [string, string][] = [
+  ['v1', 'Namespace'],
+  ['v1', 'ServiceAccount'],
+  ['v1', 'Service'],
+  ['apps/v1', 'Deployment'],
+  ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+  ['policy/v1', 'PodDisruptionBudget'],
+];
+
+let controlPlane: Promise<ControlPlane> | undefined;
+let kubeClient: KubeClient | undefined;
+after(async () => {
+  await kubeClient?.close();
+  if (controlPlane !== undefined) await (await controlPlane.catch(() => undefined))?.stop();
+});
+
+/** One control plane for this file, started by the first test that runs (skipped when not built). */
+async function cluster(t: TestContext): Promise<{ cp: ControlPlane; kube: KubeClient } | undefined> {
+  if (requireComponents(t, ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'kubectl']) === undefined) return undefined;
+  controlPlane ??= startControlPlane({ nodes: 2 });
+  const cp = await controlPlane;
+  kubeClient ??= createKube({ kubeconfig: cp.kubeconfig, retry: { attempts: 3, maxElapsedMs: 5_000, baseDelayMs: 300, maxDelayMs: 2_000 } });
+  return { cp, kube: kubeClient };
+}
+
+interface Run {
+  status: number | null;
+  stderr: string;
+}
+
+function tracelab(cp: ControlPlane, ...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, '--kubeconfig', cp.kubeconfig, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: 'true' } });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (status) => {
+      resolve({ status, stderr });
+    });
+  });
+}
+
+async function layerObjects(kube: KubeClient, layer: string): Promise<KubernetesObject[]> {
+  const lists = await Promise.all(demoKinds.map(([apiVersion, kind]) => kube.list(apiVersion, kind, { labelSelector: `tracelab.dev/layer=${layer}` })));
+  return lists.flatMap((list) => list.items);
+}
+
+/** When our field manager last wrote each object: unchanged by a no-op server-side apply. */
+function lastApplied(objects: KubernetesObject[]): Record<string, string> {
+  return Object.fromEntries(
+    objects.map((o) => {
+      const entry = o.metadata?.managedFields?.find((f) => f.manager === 'tracelab-demo' && f.operation === 'Apply');
+      return [`${o.kind ?? ''}/${o.metadata?.name ?? ''}`, `${String(entry?.time)} gen=${String(o.metadata?.generation)}`];
+    }),
+  );
+}
+
+describe('deployLayer() and tracelab deploy demo against a real control plane', () => {
+  it('--dry-run reports what would be created and persists nothing', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const run = await tracelab(env.cp, 'deploy', 'demo', '--images', images, '--dry-run');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /\+ Deployment tracelab-demo\/backend created/);
+    assert.match(run.stderr, /demo: 11 created, 0 changed, 0 unchanged, 0 pruned \(dry run/);
+    assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'tracelab-demo' }), undefined);
+    assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'tracelab-layer-demo', namespace: 'kube-system' }), undefined);
+  });
+
+  it('deploys the demo and waits until both Deployments are available', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const run = await tracelab(env.cp, 'deploy', 'demo', '--images', images, '--timeout', '2m');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /demo: 11 created, 0 changed, 0 unchanged, 0 pruned/);
+    for (const name of ['frontend', 'backend']) {
+      const deployment = await env.kube.get<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace: 'tracelab-demo' });
+      assert.equal(deployment?.status?.availableReplicas, 2, `${name} available replicas`);
+    }
+  });
+
+  it('admits every demo pod under Pod Security restricted, and the namespace refuses a privileged pod', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const namespace = await env.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'tracelab-demo' });
+    assert.equal(namespace?.metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
+    const pods = await env.kube.list<V1Pod>('v1', 'Pod', { namespace: 'tracelab-demo' });
+    assert.equal(pods.items.length, 4);
+    const privileged = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'privileged', namespace: 'tracelab-demo' },
+      spec: { containers: [{ name: 'server', image: 'registry.invalid/x:1', securityContext: { privileged: true } }] },
+    };
+    const path = await env.kube.path({ apiVersion: 'v1', kind: 'Pod', namespace: 'tracelab-demo' });
+    await assert.rejects(env.kube.request('POST', path, { body: privileged }), /violates PodSecurity "restricted:latest"/);
+  });
+
+  it('reports 0 changes on a second run and writes nothing', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const before = lastApplied(await layerObjects(env.kube, 'demo'));
+    const started = Date.now();
+    const run = await tracelab(env.cp, 'deploy', 'demo', '--images', images);
+    assert.equal(run.status, 0, run.stderr);
+    t.diagnostic(`no-change re-run took ${Date.now() - started} ms including node startup`);
+    assert.match(run.stderr, /demo: 0 created, 0 changed, 11 unchanged, 0 pruned/);
+    assert.deepEqual(lastApplied(await layerObjects(env.kube, 'demo')), before);
+  });
+
+  it('reports exactly the value that changed', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const latency = await tracelab(env.cp, 'deploy', 'demo', '--images', images, '--backend-latency-ms', '50');
+    assert.equal(latency.status, 0, latency.stderr);
+    assert.match(latency.stderr, /demo: 0 created, 1 changed, 10 unchanged, 0 pruned/);
+    const changeLines = latency.stderr.split('\n').filter((line) => line.startsWith('~'));
+    assert.deepEqual(changeLines, ['~ Deployment tracelab-demo/backend: spec.template.spec.containers[server].env[BACKEND_LATENCY_MS] (none) → {"name":"BACKEND_LATENCY_MS","value":"50"}']);
+
+    const replicas = await tracelab(env.cp, 'deploy', 'demo', '--images', images, '--backend-latency-ms', '50', '--replicas', '3');
+    assert.equal(replicas.status, 0, replicas.stderr);
+    const lines = replicas.stderr.split('\n').filter((line) => line.startsWith('~')).sort();
+    assert.deepEqual(lines, [
+      '~ Deployment tracelab-demo/backend: spec.replicas 2 → 3',
+      '~ Deployment tracelab-demo/frontend: spec.replicas 2 → 3',
+      '~ HorizontalPodAutoscaler tracelab-demo/backend: spec.minReplicas 2 → 3',
+      '~ HorizontalPodAutoscaler tracelab-demo/frontend: spec.minReplicas 2 → 3',
+    ]);
+  });
+
+  it('prunes an object the layer no longer renders', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const options = parseDemoOptions({ images, replicas: '3', 'backend-latency-ms': '50' });
+    const objects = renderDemo(options).filter((o) => !(o.kind === 'PodDisruptionBudget' && o.metadata?.name === 'backend'));
+    const report = await deployLayer(env.kube, { layer: 'demo', objects, dryRun: false, timeoutMs: 60_000, output: createRecordingOutput() });
+    assert.deepEqual(
+      report.outcomes.filter((o) => o.action !== 'unchanged').map((o) => `${o.action} ${o.ref.kind} ${o.ref.name}`),
+      ['pruned PodDisruptionBudget backend'],
+    );
+    assert.equal(await env.kube.get({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name: 'backend', namespace: 'tracelab-demo' }), undefined);
+  });
+
+  it('rejects an unknown field, naming the object and the field', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const objects = renderDemo(parseDemoOptions({ images, replicas: '3', 'backend-latency-ms': '50' })).map((o) => {
+      if (o.kind !== 'Deployment' || o.metadata?.name !== 'backend') return o;
+      const bad = structuredClone(o) as V1Deployment & { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+      const container = bad.spec.template.spec.containers[0];
+      if (container !== undefined) container.bogus = true;
+      return bad;
+    });
+    const err = await deployLayer(env.kube, { layer: 'demo', objects, dryRun: false, timeoutMs: 60_000, output: createRecordingOutput() }).catch((e: unknown) => e);
+    assert.ok(err instanceof Error && err.name === 'UserError', String(err));
+    assert.match(err.message, /^apply Deployment tracelab-demo\/backend: \.spec\.template\.spec\.containers\[name="server"\]\.bogus: field not declared in schema$/);
+  });
+
+  it('gives up with one clear error while the apiserver is down, and a re-run completes without duplicates', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const objects = renderDemo(parseDemoOptions({ images, replicas: '2', 'backend-latency-ms': '50' }));
+    await env.cp.stopApiserver();
+    const started = Date.now();
+    const err = await deployLayer(env.kube, { layer: 'demo', objects, dryRun: false, timeoutMs: 60_000, output: createRecordingOutput() }).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    assert.ok(err instanceof Error && err.name === 'UserError', String(err));
+    assert.match(err.message, /cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.* \(gave up after 3 attempts in \d+\.\ds\) — check that the cluster is up/);
+    assert.ok(!err.message.includes('\n'), err.message);
+    assert.ok(elapsed < 10_000, `gave up within the retry bound (${elapsed} ms)`);
+
+    await env.cp.startApiserver();
+    const report = await deployLayer(env.kube, { layer: 'demo', objects, dryRun: false, timeoutMs: 120_000, output: createRecordingOutput() });
+    assert.equal(report.outcomes.filter((o) => o.action === 'created').length, 1, 'only the pruned PDB is created again');
+    const deployments = await env.kube.list<V1Deployment>('apps/v1', 'Deployment', { namespace: 'tracelab-demo' });
+    assert.deepEqual(deployments.items.map((d) => d.metadata?.name).sort(), ['backend', 'frontend']);
+    const pods = await env.kube.list<V1Pod>('v1', 'Pod', { namespace: 'tracelab-demo', labelSelector: 'app=backend' });
+    assert.equal(pods.items.filter((p) => p.metadata?.deletionTimestamp === undefined).length, 2);
+  });
+
+  it('times out on a rollout that cannot become ready, naming the Deployment and the reason', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const objects: KubernetesObject[] = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tracelab-stuck' } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'hungry', namespace: 'tracelab-stuck' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'hungry' } },
+          template: {
+            metadata: { labels: { app: 'hungry' } },
+            spec: { containers: [{ name: 'server', image: 'registry.invalid/x:1', resources: { requests: { cpu: '64' } } }] },
+          },
+        },
+      } as V1Deployment,
+    ];
+    const err = await deployLayer(env.kube, { layer: 'stuck', objects, dryRun: false, timeoutMs: 8_000, output: createRecordingOutput() }).catch((e: unknown) => e);
+    assert.ok(err instanceof Error, String(err));
+    assert.match(err.message, /^timed out after 8s waiting for rollout:\n {2}Deployment tracelab-stuck\/hungry: 0 of 1 updated replicas available/);
+    assert.match(err.message, /Available=False MinimumReplicasUnavailable/);
+    assert.match(err.message, /FailedScheduling: 0\/2 nodes are available: 2 Insufficient cpu/);
+    await teardownLayer(env.kube, { layer: 'stuck', dryRun: false, timeoutMs: 60_000, output: createRecordingOutput() });
+  });
+
+  it('tears the demo down and leaves no object of the layer', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const run = await tracelab(env.cp, 'teardown', 'demo', '--timeout', '2m');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /demo: 11 deleted/);
+    assert.deepEqual(await layerObjects(env.kube, 'demo'), []);
+    assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'tracelab-demo' }), undefined);
+    assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'tracelab-layer-demo', namespace: 'kube-system' }), undefined);
+    assert.deepEqual((await env.kube.list('v1', 'Pod', { namespace: 'tracelab-demo' })).items, []);
+  });
+});

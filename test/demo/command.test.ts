@@ -1,0 +1,87 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { freePort } from '../../testenv/components.ts';
+
+const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+const images = 'frontend=registry.invalid/f:1,backend=registry.invalid/b:1';
+
+describe('tracelab deploy demo', () => {
+  it('says in one line that --images is required until the in-cluster build lands', () => {
+    const result = run('deploy', 'demo');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /--images is required until the in-cluster image build lands: pass prebuilt images as --images frontend=REF,backend=REF/);
+    assert.equal(result.stderr.trim().split('\n').length, 1);
+  });
+
+  it('rejects a bad --timeout before touching the cluster', () => {
+    const result = run('--kubeconfig', '/nonexistent', 'deploy', 'demo', '--images', images, '--timeout', 'soon');
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /--timeout 'soon' is not a duration/);
+  });
+
+  it('names a missing kubeconfig', () => {
+    const result = run('--kubeconfig', '/nonexistent/kubeconfig', 'deploy', 'demo', '--images', images);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /kubeconfig \/nonexistent\/kubeconfig does not exist/);
+  });
+
+  it('names an unknown context', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tracelab-kubeconfig-'));
+    try {
+      const kubeconfig = join(dir, 'config');
+      writeFileSync(kubeconfig, kubeconfigFor('https://127.0.0.1:1'));
+      const result = run('--kubeconfig', kubeconfig, '--context', 'prod', 'deploy', 'demo', '--images', images);
+      assert.equal(result.status, 2);
+      assert.match(result.stderr, /kubeconfig has no context 'prod' \(it has: lab\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says in one line that the API cannot be reached, after bounded retries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tracelab-kubeconfig-'));
+    try {
+      const kubeconfig = join(dir, 'config');
+      const port = await freePort();
+      writeFileSync(kubeconfig, kubeconfigFor(`https://127.0.0.1:${port}`));
+      const result = run('--kubeconfig', kubeconfig, 'deploy', 'demo', '--images', images);
+      assert.equal(result.status, 4);
+      assert.match(result.stderr, new RegExp(`cannot reach the Kubernetes API at https://127\\.0\\.0\\.1:${port}: connect ECONNREFUSED 127\\.0\\.0\\.1:${port} \\(gave up after 5 attempts`));
+      assert.match(result.stderr, /check that the cluster is up and --kubeconfig\/--context point at it/);
+      assert.equal(result.stderr.trim().split('\n').length, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('tracelab render demo', () => {
+  it('writes the YAML files without a cluster', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tracelab-render-'));
+    try {
+      const result = run('render', 'demo', '--out', dir, '--images', images);
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stderr, /demo: wrote 11 files to/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function kubeconfigFor(server: string): string {
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'lab', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'lab', user: { token: 'not-a-secret' } }],
+    contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'lab' } }],
+    'current-context': 'lab',
+  });
+}
