@@ -92,7 +92,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /demo: 11 created, 0 changed, 0 unchanged, 0 pruned/);
     for (const name of ['frontend', 'backend']) {
-      const deployment = await env.kube.get<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace: 'tracelab-demo' });
+      const deployment: V1Deployment | undefined = await env.kube.get<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace: 'tracelab-demo' });
       assert.equal(deployment?.status?.availableReplicas, 2, `${name} available replicas`);
     }
   });
