@@ -1,4 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { UserError } from '../errors.ts';
 import type { Output } from '../output.ts';
 import { applySetId, applySetNamespace, applySetParentName, partOfLabel, readRecord, recordOf, renderApplySetParent, unionRecords, type ApplySetRecord } from './applyset.ts';
 import type { KubeClient, ObjectRef } from './client.ts';
@@ -6,7 +7,7 @@ import { diffObjects } from './diff.ts';
 import { applyTier, applyTiers, assertUnique, customResourceTier, describeRef, fieldManagerFor, keyOf, refOf, withLayerLabels } from './objects.ts';
 import { isWaitedFor } from './readiness.ts';
 import { explainKubeError, type DeployReport, type Outcome } from './report.ts';
-import { waitForReady } from './wait.ts';
+import { waitForDeletion, waitForReady } from './wait.ts';
 
 export interface DeployOptions {
   readonly layer: string;
@@ -69,15 +70,23 @@ export async function deployLayer(kube: KubeClient, options: DeployOptions): Pro
         await deleteObject(kube, ref, dryRun);
         outcomes.push({ ref, action: 'pruned', changes: [] });
       }
+      // Pruned means gone: a re-apply right after must not meet a terminating leftover.
+      if (!dryRun) await guard(`wait for the objects ${layer} pruned`, undefined, () => waitForDeletion(kube, stale, options.timeoutMs));
     });
   }
   if (!dryRun) await recordApplySet(kube, layer, current);
 
   const workloads = desired.filter((object) => isWaitedFor(object) && object.kind !== 'CustomResourceDefinition');
   if (!dryRun && options.wait !== false && workloads.length > 0) {
-    await output.step(`Wait for ${workloads.map((object) => describeRef(refOf(object))).join(', ')}`, () =>
-      waitForReady(kube, workloads, { timeoutMs: options.timeoutMs }),
-    );
+    await output.step(`Wait for ${workloads.map((object) => describeRef(refOf(object))).join(', ')}`, async () => {
+      try {
+        await waitForReady(kube, workloads, { timeoutMs: options.timeoutMs });
+      } catch (err) {
+        // A timeout already names each object and why; an API failure gets named here.
+        if (err instanceof UserError) throw err;
+        throw explainKubeError(`wait for the rollout of ${layer}`, undefined, err);
+      }
+    });
   }
   return { layer, dryRun, outcomes };
 }
