@@ -4,7 +4,8 @@ import type { Output } from '../output.ts';
 import { applySetId, applySetNamespace, applySetParentName, partOfLabel, readRecord, recordOf, renderApplySetParent, unionRecords, type ApplySetRecord } from './applyset.ts';
 import type { KubeClient, ObjectRef } from './client.ts';
 import { diffObjects } from './diff.ts';
-import { applyTier, applyTiers, assertUnique, customResourceTier, describeRef, fieldManagerFor, keyOf, refOf, withLayerLabels } from './objects.ts';
+import { applyTier, applyTiers, assertUnique, customResourceTier, describeRef, fieldManagerFor, groupKindOf, keyOf, refOf, sortForApply, withLayerLabels } from './objects.ts';
+import { isNotFound } from './errors.ts';
 import { isWaitedFor } from './readiness.ts';
 import { explainKubeError, type DeployReport, type Outcome } from './report.ts';
 import { waitForDeletion, waitForReady } from './wait.ts';
@@ -48,19 +49,32 @@ export async function deployLayer(kube: KubeClient, options: DeployOptions): Pro
   const previous = readRecord(parent);
   const current = recordOf(desired);
 
-  // Record the union first, so that an interrupted run still knows every kind to prune later.
-  if (!dryRun) await recordApplySet(kube, layer, unionRecords(previous, current));
-
-  const outcomes: Outcome[] = [];
-  const namespacesToCreate = new Set<string>();
-  await output.step(`${dryRun ? 'Dry-run apply' : 'Apply'} ${desired.length} objects of ${layer}`, async () => {
+  // Every object goes through a server-side dry run first (strict validation, admission), so
+  // that bad input fails before anything is written; the dry run also yields the diff.
+  const plan = new Map<string, Outcome>();
+  await output.step(`Check ${desired.length} objects of ${layer} (server-side dry run)`, async () => {
+    const context: PlanContext = { namespacesToCreate: new Set(), kindsFromCrds: crdKinds(desired) };
     for (const tier of applyTiers(desired)) {
-      const results = await Promise.all(tier.map((object) => applyOne(kube, object, layer, dryRun, namespacesToCreate)));
-      outcomes.push(...results);
-      const crds = tier.filter((object) => object.kind === 'CustomResourceDefinition');
-      if (!dryRun && crds.length > 0) await waitForReady(kube, crds, { timeoutMs: options.timeoutMs });
+      for (const outcome of await Promise.all(tier.map((object) => planOne(kube, object, layer, context)))) plan.set(keyOf(outcome.ref), outcome);
     }
   });
+  const outcomes: Outcome[] = sortForApply(desired).map((object) => plan.get(keyOf(refOf(object))) as Outcome);
+  const toApply = new Set(outcomes.filter((outcome) => outcome.action !== 'unchanged').map((outcome) => keyOf(outcome.ref)));
+
+  if (!dryRun) {
+    // Record the union first, so that an interrupted run still knows every kind to prune later.
+    await recordApplySet(kube, layer, unionRecords(previous, current));
+    if (toApply.size > 0) {
+      await output.step(`Apply ${toApply.size} created or changed objects of ${layer}`, async () => {
+        for (const tier of applyTiers(desired)) {
+          const changed = tier.filter((object) => toApply.has(keyOf(refOf(object))));
+          await Promise.all(changed.map((object) => guard('apply', refOf(object), () => serverSideApply(kube, object, layer, false))));
+          const crds = changed.filter((object) => object.kind === 'CustomResourceDefinition');
+          if (crds.length > 0) await waitForReady(kube, crds, { timeoutMs: options.timeoutMs });
+        }
+      });
+    }
+  }
 
   const desiredKeys = new Set(desired.map((object) => keyOf(refOf(object))));
   const stale = await findMembers(kube, layer, unionRecords(previous, current), (ref) => !desiredKeys.has(keyOf(ref)));
@@ -91,18 +105,44 @@ export async function deployLayer(kube: KubeClient, options: DeployOptions): Pro
   return { layer, dryRun, outcomes };
 }
 
-async function applyOne(kube: KubeClient, object: KubernetesObject, layer: string, dryRun: boolean, namespacesToCreate: Set<string>): Promise<Outcome> {
+interface PlanContext {
+  /** Namespaces this render creates: objects inside cannot be dry-run against the server yet. */
+  readonly namespacesToCreate: Set<string>;
+  /** Group-kinds served only once this render's CRDs exist. */
+  readonly kindsFromCrds: Set<string>;
+}
+
+function crdKinds(objects: readonly KubernetesObject[]): Set<string> {
+  const kinds = new Set<string>();
+  for (const object of objects) {
+    if (object.kind !== 'CustomResourceDefinition') continue;
+    const spec = (object as { spec?: { group?: string; names?: { kind?: string } } }).spec;
+    if (spec?.group !== undefined && spec.names?.kind !== undefined) kinds.add(`${spec.names.kind}.${spec.group}`);
+  }
+  return kinds;
+}
+
+async function planOne(kube: KubeClient, object: KubernetesObject, layer: string, context: PlanContext): Promise<Outcome> {
   const ref = refOf(object);
+  const created: Outcome = { ref, action: 'created', changes: [] };
+  if (context.kindsFromCrds.has(groupKindOf(ref))) {
+    const served = await guard('check', ref, () => kube.resolveGroupKind(groupKindOf(ref)));
+    if (served === undefined) return created;
+  }
   return guard('apply', ref, async () => {
     const live = await kube.get(ref);
-    if (object.kind === 'Namespace' && live === undefined) namespacesToCreate.add(ref.name);
-    // A dry run cannot create objects inside a namespace it did not create either: the server
-    // would answer NotFound. They would be created; strict validation happens on the real run.
-    if (dryRun && live === undefined && ref.namespace !== undefined && namespacesToCreate.has(ref.namespace)) {
-      return { ref, action: 'created', changes: [] };
+    if (object.kind === 'Namespace' && live === undefined) context.namespacesToCreate.add(ref.name);
+    let applied: KubernetesObject;
+    try {
+      applied = await serverSideApply(kube, object, layer, true);
+    } catch (err) {
+      // Field validation runs before the namespace lookup, so NotFound here means only that
+      // the namespace this render creates does not exist yet.
+      const inNewNamespace = ref.namespace !== undefined && context.namespacesToCreate.has(ref.namespace);
+      if (inNewNamespace && isNotFound(err)) return created;
+      throw err;
     }
-    const applied = await serverSideApply(kube, object, layer, dryRun);
-    if (live === undefined) return { ref, action: 'created', changes: [] };
+    if (live === undefined) return created;
     const changes = diffObjects(live, applied);
     return { ref, action: changes.length === 0 ? 'unchanged' : 'changed', changes };
   });
@@ -142,7 +182,7 @@ export async function deleteObject(kube: KubeClient, ref: ObjectRef, dryRun: boo
         body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: ref.kind === 'Namespace' ? 'Background' : 'Foreground' },
       });
     } catch (err) {
-      if (err instanceof Error && 'status' in err && err.status === 404) return;
+      if (isNotFound(err)) return;
       throw err;
     }
   });

@@ -174,6 +174,19 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
     assert.match(err.message, /^apply Deployment tracelab-demo\/backend: \.spec\.template\.spec\.containers\[name="server"\]\.bogus: field not declared in schema$/);
   });
 
+  it('writes nothing when one object of a new layer is invalid', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const objects = renderDemo(parseDemoOptions({ images, namespace: 'tracelab-invalid' })).map((o) =>
+      o.kind === 'Service' && o.metadata?.name === 'frontend' ? { ...o, spec: { ...(o as { spec: object }).spec, colour: 'blue' } } : o,
+    );
+    const err = await deployLayer(env.kube, { layer: 'invalid', objects, dryRun: false, timeoutMs: 60_000, output: createRecordingOutput() }).catch((e: unknown) => e);
+    assert.ok(err instanceof Error, String(err));
+    assert.match(err.message, /^apply Service tracelab-invalid\/frontend: \.spec\.colour: field not declared in schema$/);
+    assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'tracelab-invalid' }), undefined);
+    assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'tracelab-layer-invalid', namespace: 'kube-system' }), undefined);
+  });
+
   it('gives up with one clear error while the apiserver is down, and a re-run completes without duplicates', async (t) => {
     const env = await cluster(t);
     if (env === undefined) return;
