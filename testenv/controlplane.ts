@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are classes without behaviour; manifests are plain objects typed by them. */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -78,8 +78,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const deadlineMs = options.deadlineMs ?? 90_000;
   const status = options.onStatus ?? ((): void => undefined);
   const dir = path.resolve(options.dir ?? mkdtempSync(path.join(tmpdir(), 'tracelab-controlplane-')));
-  mkdirSync(dir, { recursive: true });
-  assertNotRunning(dir);
+  prepareDir(dir);
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
 
   const [etcdClient, etcdPeer, apiserverPort, controllerManager, scheduler, kwok] = (await freePorts(6)) as [number, number, number, number, number, number];
@@ -268,12 +267,23 @@ function readPids(dir: string): PidsFile | undefined {
   }
 }
 
-function assertNotRunning(dir: string): void {
+/**
+ * An empty or new directory is used as is. A stopped control plane's leftovers (our pids.json,
+ * nothing running) are cleared, so no stale etcd data meets a new PKI. Anything else is refused.
+ */
+function prepareDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  if (readdirSync(dir).length === 0) return;
   const pids = readPids(dir);
-  const alive = pids?.processes.filter(isRunning) ?? [];
+  if (pids === undefined) {
+    throw new Error(`${dir} is not empty and holds no control plane: choose an empty or new directory`);
+  }
+  const alive = pids.processes.filter(isRunning);
   if (alive.length > 0) {
     throw new Error(`a control plane is already running in ${dir} (${alive.map((p) => `${p.name} pid ${p.pid}`).join(', ')}): stop it first (controlplane-cli down --dir ${dir})`);
   }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
 }
 
 function isNodeReady(node: V1Node | undefined): boolean {

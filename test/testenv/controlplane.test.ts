@@ -1,11 +1,15 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are classes without behaviour; manifests are plain objects typed by them. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, type V1DaemonSet, type V1Deployment, type V1Job, type V1Pod } from '@kubernetes/client-node';
-import { isBuilt, requireComponents, waitFor, type ComponentBinary } from '../../testenv/components.ts';
+import { $ } from 'zx';
+import { componentPath, isBuilt, requireComponents, waitFor, type ComponentBinary } from '../../testenv/components.ts';
 import { startControlPlane, type ControlPlane } from '../../testenv/controlplane.ts';
-import { isRunning, type ProcessRecord } from '../../testenv/processes.ts';
+import { isRunning, stopRecorded, type ProcessRecord } from '../../testenv/processes.ts';
 
 const BINARIES: ComponentBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok'];
 const NS = 'testenv';
@@ -165,5 +169,32 @@ describe('startControlPlane()', () => {
     assert.deepEqual(processes.filter(isRunning).map((p) => `${p.name} ${p.pid}`), []);
     assert.equal(existsSync(plane.dir), false);
     plane = undefined;
+  });
+});
+
+describe('controlplane-cli', () => {
+  it('up starts a control plane that outlives the CLI; down ends exactly its processes', async (t) => {
+    if (requireComponents(t, BINARIES) === undefined) return;
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'tracelab-cli-test-')), 'plane');
+    const cli = fileURLToPath(new URL('../../testenv/controlplane-cli.ts', import.meta.url));
+    const sh = $({ quiet: true });
+    let pids: ProcessRecord[] = [];
+    t.after(async () => {
+      for (const p of pids) await stopRecorded(p);
+      rmSync(path.dirname(dir), { recursive: true, force: true });
+    });
+
+    const up = await sh`${process.execPath} ${cli} up --nodes 1 --dir ${dir}`;
+    assert.match(up.stdout, new RegExp(`export KUBECONFIG=${dir}/kubeconfig`));
+    pids = (JSON.parse(readFileSync(path.join(dir, 'pids.json'), 'utf8')) as { processes: ProcessRecord[] }).processes;
+    assert.equal(pids.length, 5);
+    assert.deepEqual(pids.filter((p) => !isRunning(p)).map((p) => p.name), [], 'every process still runs after up returned');
+    const nodes = await sh`${componentPath('kubectl')} --kubeconfig ${path.join(dir, 'kubeconfig')} get nodes -o name`;
+    assert.equal(nodes.stdout.trim(), 'node/kwok-node-0');
+
+    const down = await sh`${process.execPath} ${cli} down --dir ${dir}`;
+    assert.match(down.stdout, /stopped .*kube-apiserver/);
+    assert.deepEqual(pids.filter(isRunning).map((p) => p.name), []);
+    assert.equal(existsSync(dir), false);
   });
 });

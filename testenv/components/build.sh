@@ -127,14 +127,18 @@ staging_version() { local v=${KUBERNETES_VERSION#v1.}; printf 'v0.%s' "$v"; }
 build_kubernetes() {
   local m=k8s.io/kubernetes minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
   new_wrapper kubernetes $m "$KUBERNETES_VERSION" staging_version
-  (cd "$SRC/kubernetes" && quiet_go get "$m@$KUBERNETES_VERSION")
+  local cmd pkgs=() tools=()
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    pkgs+=("$m/cmd/$cmd")
+    tools+=("$m/cmd/$cmd@$KUBERNETES_VERSION")
+  done
+  go_get_tools kubernetes "${tools[@]}"
   local ld=""
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
     ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  go_build kubernetes "$ld" $m/cmd/kube-apiserver $m/cmd/kube-controller-manager \
-    $m/cmd/kube-scheduler $m/cmd/kubectl
+  go_build kubernetes "$ld" "${pkgs[@]}"
 }
 
 build_kwok() {
