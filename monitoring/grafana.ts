@@ -40,7 +40,6 @@ const prometheusUrl = `http://prometheus.${namespaces.monitoring}.svc.cluster.lo
 export function renderDatasources(urls: { prometheus: string; jaeger: string } = { prometheus: prometheusUrl, jaeger: jaegerQueryUrl }): Record<string, unknown> {
   return {
     apiVersion: 1,
-    prune: true,
     datasources: [
       {
         name: 'Prometheus',
