@@ -42,6 +42,14 @@ describe('deployMonitoring() on the local control plane (kwok nodes)', () => {
     assert.doesNotMatch(namespaces, /namespace\/(monitoring|jaeger)\b/);
   });
 
+  it('changes nothing in a dry run', async (t) => {
+    if (requireComponents(t, BINARIES) === undefined || !plane || !kube) return;
+    const report = await deployMonitoring({ ...globals(), dryRun: true }, raw, '1m');
+    assert.ok(report.dryRun);
+    const namespaces = await plane.kubectl(['get', 'namespaces', '-o', 'name']);
+    assert.doesNotMatch(namespaces, /namespace\/(monitoring|jaeger)\b/);
+  });
+
   it('applies every object under strict validation and rolls out', async (t) => {
     if (requireComponents(t, BINARIES) === undefined || !plane || !kube) return;
     const rendered = monitoringLayer.render(parseMonitoringOptions(raw));
