@@ -23,9 +23,12 @@ import type { ManagedProcess } from '../testenv/processes.ts';
 import { startService, stopWithin } from '../test/services/harness.ts';
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const saturationSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 10);
+const saturationSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 6);
 const fixedRate = 500;
-const fixedSeconds = Number(process.env.BENCH_FIXED_SECONDS ?? 10);
+const fixedSeconds = Number(process.env.BENCH_FIXED_SECONDS ?? 6);
+/** Chains are measured in turns, round after round, and each figure is the median over rounds:
+ *  on a shared 2-core machine a background build shifts the numbers far more than tracing does. */
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const warmupSeconds = 3;
 const clockTicksPerSecond = 100;
 
@@ -125,10 +128,9 @@ function load(options: autocannon.Options): Promise<autocannon.Result> {
   });
 }
 
-async function measure(chain: Chain): Promise<Measurement> {
-  await load({ url: chain.url, connections, duration: warmupSeconds });
+async function measureOnce(chain: Chain): Promise<Measurement> {
   const saturation = await load({ url: chain.url, connections, duration: saturationSeconds });
-  await sleep(1_000);
+  await sleep(500);
   const ticksBefore = chain.pids.map(cpuTicks);
   const fixed = await load({ url: chain.url, connections, duration: fixedSeconds, overallRate: fixedRate });
   const ticks = chain.pids.map(cpuTicks).reduce((sum, after, i) => sum + after - (ticksBefore[i] ?? 0), 0);
@@ -149,27 +151,55 @@ async function measure(chain: Chain): Promise<Measurement> {
   };
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+function medianOf(chain: Chain['name'], runs: Measurement[]): Measurement {
+  const pick = (get: (m: Measurement) => number): number => median(runs.map(get));
+  return {
+    chain,
+    saturationRps: pick((m) => m.saturationRps),
+    saturationErrors: runs.reduce((sum, m) => sum + m.saturationErrors, 0),
+    fixedRate: {
+      targetRps: fixedRate,
+      achievedRps: pick((m) => m.fixedRate.achievedRps),
+      p50Ms: pick((m) => m.fixedRate.p50Ms),
+      p99Ms: pick((m) => m.fixedRate.p99Ms),
+      cpuMsPerRequest: pick((m) => m.fixedRate.cpuMsPerRequest),
+      non2xx: runs.reduce((sum, m) => sum + m.fixedRate.non2xx, 0),
+      errors: runs.reduce((sum, m) => sum + m.fixedRate.errors, 0),
+    },
+  };
+}
+
 async function main(): Promise<void> {
   if (!isBuilt('jaeger')) {
     process.stderr.write('bench:services needs the real Jaeger: run bash testenv/components/build.sh jaeger\n');
     process.exit(2);
   }
-  const results: Measurement[] = [];
   const jaeger = await startJaeger({ maxTraces: 50_000 });
+  const chains: Chain[] = [];
+  const runs = new Map<Chain['name'], Measurement[]>();
   try {
-    for (const start of [startBareChain, () => startServiceChain('untraced', undefined), () => startServiceChain('traced', jaeger)]) {
-      const chain = await start();
-      try {
-        process.stderr.write(`measuring ${chain.name} chain…\n`);
-        results.push(await measure(chain));
-      } finally {
-        await chain.stop();
+    chains.push(await startBareChain(), await startServiceChain('untraced', undefined), await startServiceChain('traced', jaeger));
+    for (const chain of chains) {
+      await load({ url: chain.url, connections, duration: warmupSeconds });
+      runs.set(chain.name, []);
+    }
+    for (let round = 1; round <= rounds; round++) {
+      for (const chain of chains) {
+        process.stderr.write(`round ${round}/${rounds}: ${chain.name} chain…\n`);
+        runs.get(chain.name)?.push(await measureOnce(chain));
       }
     }
   } finally {
+    for (const chain of chains) await chain.stop();
     await jaeger.stop();
   }
-
+  const results = chains.map((chain) => medianOf(chain.name, runs.get(chain.name) ?? []));
   const [bare, untraced, traced] = results as [Measurement, Measurement, Measurement];
   const ratio = (a: number, b: number): number => Number((a / b).toFixed(2));
   const ratios = {
@@ -182,10 +212,11 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadAverage: os.loadavg() },
     node: process.version,
-    load: { generator: 'autocannon', connections, saturationSeconds, fixedRate, fixedSeconds, warmupSeconds },
+    load: { generator: 'autocannon', connections, saturationSeconds, fixedRate, fixedSeconds, warmupSeconds, rounds, statistic: 'median over rounds' },
     otlpProtocol: process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf',
     results,
     ratios,
+    runs: Object.fromEntries(runs),
   };
   for (const m of results) {
     process.stdout.write(`${m.chain.padEnd(9)} saturation ${String(m.saturationRps).padStart(6)} rps | at ${fixedRate} rps: p50 ${m.fixedRate.p50Ms} ms, p99 ${m.fixedRate.p99Ms} ms, CPU ${m.fixedRate.cpuMsPerRequest} ms/request\n`);

@@ -78,21 +78,18 @@ export function mountBackendRoutes(service: Service, config: BackendConfig): voi
       return;
     }
     try {
-      const { record, computed } = await inSpan('work', async () => {
-        const record = await inSpan('lookup', async (span) => {
-          span.setAttribute('tracelab.latency_ms', knobs.latencyMs);
-          if (knobs.latencyMs > 0) await sleep(knobs.latencyMs);
-          return { id: Math.floor(Math.random() * 1000), source: 'simulated-store' };
-        });
-        const computed = await inSpan('compute', (span) => {
-          span.setAttribute('tracelab.cpu_ms', knobs.cpuMs);
-          const iterations = knobs.cpuMs > 0 ? burnCpu(knobs.cpuMs) : 0;
-          if (knobs.errorRate > 0 && Math.random() < knobs.errorRate) {
-            throw new InjectedFailure(`injected failure (error rate ${knobs.errorRate})`);
-          }
-          return { iterations };
-        });
-        return { record, computed };
+      const record = await inSpan('lookup', async (span) => {
+        span.setAttribute('tracelab.latency_ms', knobs.latencyMs);
+        if (knobs.latencyMs > 0) await sleep(knobs.latencyMs);
+        return { id: Math.floor(Math.random() * 1000), source: 'simulated-store' };
+      });
+      const computed = await inSpan('compute', (span) => {
+        span.setAttribute('tracelab.cpu_ms', knobs.cpuMs);
+        const iterations = knobs.cpuMs > 0 ? burnCpu(knobs.cpuMs) : 0;
+        if (knobs.errorRate > 0 && Math.random() < knobs.errorRate) {
+          throw new InjectedFailure(`injected failure (error rate ${knobs.errorRate})`);
+        }
+        return { iterations };
       });
       response.json({ service: 'backend', pod: config.POD_NAME ?? null, record, computed, knobs, traceId: currentTraceId() });
     } catch (err) {
