@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { isBuilt, requireComponent } from '../../testenv/components.ts';
+import { isBuilt, requireComponent, waitFor } from '../../testenv/components.ts';
 import { startJaeger } from '../../testenv/jaeger.ts';
 import type { JaegerHandle, JaegerSpan, JaegerTrace } from '../../testenv/jaeger.ts';
 import { exportTo, startService } from './harness.ts';
@@ -27,20 +27,19 @@ function view(trace: JaegerTrace, span: JaegerSpan): SpanView {
   };
 }
 
-/** The six spans of one /api/hello, each found by service and name, or a failure listing what is there. */
-function spansOf(trace: JaegerTrace): Record<'frontendServer' | 'frontendClient' | 'backendServer' | 'work' | 'lookup' | 'compute', SpanView> {
+/** The five spans of one /api/hello, each found by service and name, or a failure listing what is there. */
+function spansOf(trace: JaegerTrace): Record<'frontendServer' | 'frontendClient' | 'backendServer' | 'lookup' | 'compute', SpanView> {
   const spans = trace.spans.map((span) => view(trace, span));
   const find = (service: string, name: string): SpanView => {
     const matches = spans.filter((span) => span.service === service && span.name === name);
     assert.equal(matches.length, 1, `one ${service} span "${name}" in ${JSON.stringify(spans.map((s) => `${s.service}:${s.name}`))}`);
     return matches[0] as SpanView;
   };
-  assert.equal(spans.length, 6, `six spans, got ${JSON.stringify(spans.map((s) => `${s.service}:${s.name}`))}`);
+  assert.equal(spans.length, 5, `five spans, got ${JSON.stringify(spans.map((s) => `${s.service}:${s.name}`))}`);
   return {
     frontendServer: find('frontend', 'GET /api/hello'),
     frontendClient: find('frontend', 'GET'),
     backendServer: find('backend', 'GET /api/work'),
-    work: find('backend', 'work'),
     lookup: find('backend', 'lookup'),
     compute: find('backend', 'compute'),
   };
@@ -64,7 +63,7 @@ describe('frontend → backend tracing through a real Jaeger', () => {
     await jaeger?.stop();
   });
 
-  it('makes ONE trace: frontend server → frontend client → backend server → work → lookup, compute', async (t) => {
+  it('makes ONE trace: frontend server → frontend client → backend server → lookup, compute', async (t) => {
     if (requireComponent(t, 'jaeger') === undefined || !jaeger || !frontend || !backend) return;
     const response = await fetch(`${frontend.url}/api/hello`, { headers: { 'x-request-id': 'req-tracing-1' } });
     assert.equal(response.status, 200);
@@ -72,7 +71,7 @@ describe('frontend → backend tracing through a real Jaeger', () => {
     assert.match(body.traceId, /^[0-9a-f]{32}$/);
     assert.equal(body.backend.traceId, body.traceId, 'backend joined the frontend trace');
 
-    const trace = await jaeger.waitForTrace(body.traceId, { minSpans: 6 });
+    const trace = await jaeger.waitForTrace(body.traceId, { minSpans: 5 });
     const s = spansOf(trace);
     assert.equal(s.frontendServer.kind, 'server');
     assert.equal(s.frontendServer.parentId, undefined, 'frontend server span is the root');
@@ -80,10 +79,10 @@ describe('frontend → backend tracing through a real Jaeger', () => {
     assert.equal(s.frontendClient.parentId, s.frontendServer.id);
     assert.equal(s.backendServer.kind, 'server');
     assert.equal(s.backendServer.parentId, s.frontendClient.id);
-    assert.equal(s.work.kind, 'internal');
-    assert.equal(s.work.parentId, s.backendServer.id);
-    assert.equal(s.lookup.parentId, s.work.id);
-    assert.equal(s.compute.parentId, s.work.id);
+    assert.equal(s.lookup.kind, 'internal');
+    assert.equal(s.lookup.parentId, s.backendServer.id);
+    assert.equal(s.compute.kind, 'internal');
+    assert.equal(s.compute.parentId, s.backendServer.id);
 
     assert.equal(s.frontendServer.tags['http.route'], '/api/hello');
     assert.equal(s.frontendServer.tags['http.request.method'], 'GET');
@@ -102,15 +101,18 @@ describe('frontend → backend tracing through a real Jaeger', () => {
     assert.equal(resource['service.version'], '0.1.0');
 
     // The request log lines carry the ids of the server spans, and x-request-id crossed the hop.
-    const frontendLine = frontend.logLines().find((line) => line.trace_id === body.traceId);
-    assert.equal(frontendLine?.span_id, s.frontendServer.id);
+    const logLine = (service: RunningService): Promise<Record<string, unknown>> =>
+      waitFor(`${service.name} request log line of trace ${body.traceId}`, () => service.logLines().find((line) => line.trace_id === body.traceId), { deadlineMs: 5_000, intervalMs: 50 });
+    const frontendLine = await logLine(frontend);
+    assert.equal(frontendLine.span_id, s.frontendServer.id);
     assert.equal(frontendLine.route, '/api/hello');
-    const backendLine = backend.logLines().find((line) => line.trace_id === body.traceId);
-    assert.equal(backendLine?.span_id, s.backendServer.id);
+    assert.equal(frontendLine.status, 200);
+    const backendLine = await logLine(backend);
+    assert.equal(backendLine.span_id, s.backendServer.id);
     assert.equal(backendLine.request_id, 'req-tracing-1');
   });
 
-  it('marks an injected backend error on compute, work, backend server and frontend client spans; frontend answers 502', async (t) => {
+  it('marks an injected backend error on compute, backend server, frontend client and server spans; frontend answers 502', async (t) => {
     if (requireComponent(t, 'jaeger') === undefined || !jaeger || !frontend) return;
     const response = await fetch(`${frontend.url}/api/hello`, { headers: { 'x-tracelab-error-rate': '1' } });
     assert.equal(response.status, 502);
@@ -118,9 +120,9 @@ describe('frontend → backend tracing through a real Jaeger', () => {
     assert.equal(body.backendStatus, 500);
     assert.equal(body.error, 'backend answered 500');
 
-    const trace = await jaeger.waitForTrace(body.traceId, { minSpans: 6 });
+    const trace = await jaeger.waitForTrace(body.traceId, { minSpans: 5 });
     const s = spansOf(trace);
-    for (const span of [s.compute, s.work, s.backendServer, s.frontendClient, s.frontendServer]) {
+    for (const span of [s.compute, s.backendServer, s.frontendClient, s.frontendServer]) {
       assert.equal(span.tags['otel.status_code'], 'ERROR', `${span.service} ${span.name} has error status`);
     }
     assert.notEqual(s.lookup.tags['otel.status_code'], 'ERROR', 'lookup succeeded');

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { trace } from '@opentelemetry/api';
 
 export type { Logger } from 'pino';
@@ -20,16 +20,24 @@ function activeSpanIds(): { trace_id?: string; span_id?: string } {
   return { trace_id: traceId, span_id: spanId };
 }
 
+type Destination = DestinationStream & { flushSync(): void };
+const destinations = new WeakMap<Logger, Destination>();
+
+/** Lines wait at most this long in the buffer. */
+const flushIntervalMs = 200;
+
 /**
- * One JSON object per line on stdout. Writes are asynchronous (a blocking write per request
- * would dominate the request cost); `flushLogs()` before exiting.
+ * One JSON object per line on stdout. Lines are buffered (up to 8 KiB or 200 ms) and written in
+ * one syscall: a write per request line costs more CPU than the rest of the logging.
+ * `flushLogs()` before exiting.
  */
 export function createLogger(options: LoggerOptions): Logger {
   const base: Record<string, string> = { service: options.service };
   if (options.pod) base.pod = options.pod;
   if (options.namespace) base.namespace = options.namespace;
   if (options.node) base.node = options.node;
-  return pino(
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024 }) as Destination;
+  const logger = pino(
     {
       level: options.level,
       base,
@@ -37,13 +45,19 @@ export function createLogger(options: LoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
       mixin: (fields) => ('trace_id' in fields ? {} : activeSpanIds()),
     },
-    pino.destination({ dest: 1, sync: false }),
+    destination,
   );
+  destinations.set(logger, destination);
+  setInterval(() => {
+    logger.flush();
+  }, flushIntervalMs).unref();
+  return logger;
 }
 
+/** Writes out buffered lines now, synchronously: call before process.exit(). */
 export function flushLogs(logger: Logger): void {
   try {
-    logger.flush();
+    destinations.get(logger)?.flushSync();
   } catch {
     // stdout already closed: nothing left to save.
   }

@@ -48,14 +48,14 @@ export async function serve(service: Service, options: ServeOptions): Promise<Se
     clearInterval(idleCloser);
     // An unreachable collector must not eat the grace period: flush with what is left of it.
     const flushBudgetMs = Math.max(0, drainStarted + options.shutdownGraceMs - Date.now() - flushMarginMs);
-    const flushed = await Promise.race([
-      currentTelemetry().shutdown().then(() => true, (err: unknown) => {
+    const flush = await Promise.race([
+      currentTelemetry().shutdown().then(() => 'flushed' as const, (err: unknown) => {
         service.logger.warn({ err }, 'could not flush spans');
-        return false;
+        return 'failed' as const;
       }),
-      sleep(flushBudgetMs, false, { ref: false }),
+      sleep(flushBudgetMs, 'timed out' as const, { ref: false }),
     ]);
-    if (!flushed) service.logger.warn({ budget_ms: flushBudgetMs }, 'spans not flushed before the grace period');
+    if (flush === 'timed out') service.logger.warn({ budget_ms: flushBudgetMs }, 'spans not flushed before the grace period');
     clearTimeout(deadline);
     service.logger.info('stopped');
     flushLogs(service.logger);
