@@ -81,7 +81,10 @@ describe('RED metrics scraped by a real Prometheus', () => {
       // Probes and scrapes are not in the histogram: only the demo routes appear.
       assert.deepEqual([...new Set(red.map((s) => s.metric.route))].sort(), ['/api/hello', '/api/work']);
 
-      const p99 = await prometheus.waitForSeries('histogram_quantile(0.99, sum by (le, service) (rate(tracelab_http_request_duration_seconds_bucket[1m])))');
+      const p99 = await waitFor('p99 latency of both services', async () => {
+        const data = await prometheus.query('histogram_quantile(0.99, sum by (le, service) (rate(tracelab_http_request_duration_seconds_bucket[1m])))');
+        return data.resultType === 'vector' && data.result.length === 2 ? data.result : undefined;
+      });
       assert.deepEqual(p99.map((s) => s.metric.service).sort(), ['backend', 'frontend']);
       const inFlight = await prometheus.waitForSeries('tracelab_http_requests_in_flight');
       assert.equal(inFlight.length, 2);
