@@ -21,7 +21,7 @@ export function methodLabel(method: string | undefined): string {
 }
 
 /** Scraped as OpenMetrics so exemplars (`# {trace_id="…"}`) reach Prometheus. */
-export function createServiceMetrics(service: string): ServiceMetrics {
+export function createServiceMetrics(service: string, inFlight: () => number = () => 0): ServiceMetrics {
   const registry = new Registry<OpenMetricsContentType>();
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   registry.setDefaultLabels({ service });
@@ -34,10 +34,14 @@ export function createServiceMetrics(service: string): ServiceMetrics {
     enableExemplars: true,
     registers: [registry],
   });
+  // Read at scrape time instead of inc()/dec() per request: no label hashing on the hot path.
   const requestsInFlight = new Gauge({
     name: 'tracelab_http_requests_in_flight',
     help: 'HTTP server requests being handled now',
     registers: [registry],
+    collect() {
+      this.set(inFlight());
+    },
   });
   return { registry, requestDuration, requestsInFlight };
 }

@@ -43,11 +43,9 @@ function requestObserver(service: Service): RequestHandler {
     const started = process.hrtime.bigint();
     const spanContext = trace.getActiveSpan()?.spanContext();
     service.requestsInFlight++;
-    service.metrics.requestsInFlight.inc();
     if (!service.ready) response.setHeader('connection', 'close');
     response.once('close', () => {
       service.requestsInFlight--;
-      service.metrics.requestsInFlight.dec();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeLabel(request);
       const status = response.statusCode;
@@ -92,7 +90,7 @@ export function createService(options: ServiceOptions): Service {
   const service: Service = {
     name: options.name,
     logger: createLogger({ service: options.name, level: options.logLevel, pod: options.pod, namespace: options.namespace, node: options.node }),
-    metrics: createServiceMetrics(options.name),
+    metrics: createServiceMetrics(options.name, () => service.requestsInFlight),
     app,
     ready: true,
     requestsInFlight: 0,
