@@ -61,6 +61,15 @@ describe('deployMonitoring() on the local control plane (kwok nodes)', () => {
     assert.equal(daemonSet?.status?.desiredNumberScheduled, 1, 'node-exporter only on the node of the worker profile');
     const pods = await plane.kubectl(['get', 'pods', '-n', 'monitoring', '-l', 'app=node-exporter', '-o', 'jsonpath={.items[*].spec.nodeName}']);
     assert.equal(pods.trim(), 'kwok-node-1');
+    // Pod Security admitted every pod (restricted in jaeger, privileged only in monitoring), and they run.
+    const phases = await plane.kubectl(['get', 'pods', '-A', '-l', 'app.kubernetes.io/part-of=tracelab-monitoring', '-o', 'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.labels.app}={.status.phase}{"\\n"}{end}']);
+    assert.deepEqual(phases.trim().split('\n').sort(), [
+      'jaeger/jaeger=Running',
+      'kube-system/metrics-server=Running',
+      'monitoring/grafana=Running',
+      'monitoring/node-exporter=Running',
+      'monitoring/prometheus=Running',
+    ]);
   });
 
   it('re-applies with 0 changes and keeps the Grafana password', async (t) => {
