@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { V1DaemonSet, V1Secret } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.ts';
@@ -14,6 +16,7 @@ import { monitoringLayer, nodeProfileLabel, parseMonitoringOptions, type Monitor
 
 const BINARIES: ComponentBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok'];
 const raw: MonitoringRawOptions = { 'node-profile': 'worker', retention: '12h' };
+const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
 
 describe('deployMonitoring() on the local control plane (kwok nodes)', () => {
   let plane: ControlPlane | undefined;
@@ -82,6 +85,19 @@ describe('deployMonitoring() on the local control plane (kwok nodes)', () => {
     const secret = await kube.get<V1Secret>({ apiVersion: 'v1', kind: 'Secret', name: 'grafana-admin', namespace: 'monitoring' });
     const managers = (secret?.metadata?.managedFields ?? []).map((field) => field.manager).sort();
     assert.deepEqual(managers, ['tracelab-grafana-admin', 'tracelab-monitoring']);
+  });
+
+  it('re-applies through the CLI as well, and prints the password only when asked', async (t) => {
+    if (requireComponents(t, BINARIES) === undefined || !plane || !kube) return;
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, '--kubeconfig', plane?.kubeconfig ?? '', ...args], { encoding: 'utf8' });
+    const deploy = run('deploy', 'monitoring', '--node-profile', 'worker', '--retention', '12h', '--timeout', '2m');
+    assert.equal(deploy.status, 0, deploy.stderr);
+    const { password } = await readGrafanaAdminPassword(kube);
+    assert.match(deploy.stderr, /monitoring: 0 created, 0 changed, \d+ unchanged, 0 pruned/);
+    assert.ok(!(deploy.stdout + deploy.stderr).includes(password), 'deploy never prints the password');
+    const shown = run('monitoring', 'password');
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.equal(shown.stdout, `user: admin\npassword: ${password}\n`);
   });
 
   it('tears down cleanly: namespaces, cluster-wide RBAC, metrics-server and its APIService are gone', async (t) => {
