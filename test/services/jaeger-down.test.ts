@@ -8,6 +8,7 @@ import type { RunningService } from './harness.ts';
 import { runLoad, total } from './load.ts';
 
 const MiB = 1024 * 1024;
+const heapCapMiB = 96;
 
 function rssBytes(service: RunningService): number {
   const status = readFileSync(`/proc/${service.process.pid}/status`, 'utf8');
@@ -17,10 +18,12 @@ function rssBytes(service: RunningService): number {
 }
 
 describe('services with Jaeger gone', () => {
-  it('keep answering 200 and memory plateaus: failed span batches are dropped, the queue is capped', async (t) => {
+  it('keep answering 200 for 20k requests within a 96 MiB heap: failed span batches are dropped, not kept', async (t) => {
     if (requireComponent(t, 'jaeger') === undefined) return;
     const jaeger = await startJaeger();
-    const telemetry = { ...exportTo(jaeger.otlpHttpUrl), OTEL_BSP_MAX_QUEUE_SIZE: '2048', OTEL_LOG_LEVEL: 'warn' };
+    // A heap cap turns "memory stays bounded" into pass/fail: spans kept for a collector that is
+    // gone (80k here, 100+ MiB) would end the process with an out-of-memory crash.
+    const telemetry = { ...exportTo(jaeger.otlpHttpUrl), OTEL_BSP_MAX_QUEUE_SIZE: '2048', OTEL_LOG_LEVEL: 'warn', NODE_OPTIONS: `--max-old-space-size=${heapCapMiB}` };
     const backend = await startService('backend', { env: telemetry });
     const frontend = await startService('frontend', { env: { ...telemetry, BACKEND_URL: backend.url } });
     try {
@@ -31,8 +34,6 @@ describe('services with Jaeger gone', () => {
       const before = { frontend: rssBytes(frontend), backend: rssBytes(backend) };
 
       await jaeger.stop();
-      // Two equal rounds without Jaeger: a queue that kept spans would grow by the same amount
-      // in each (~40k spans ≈ 50+ MiB per round); a capped one plateaus after the first.
       const rss: { frontend: number; backend: number }[] = [before];
       for (let round = 0; round < 2; round++) {
         const outage = await runLoad({ url: `${frontend.url}/api/hello`, connections: 20, amount: 10_000 });
@@ -41,12 +42,9 @@ describe('services with Jaeger gone', () => {
         rss.push({ frontend: rssBytes(frontend), backend: rssBytes(backend) });
       }
       const mib = (bytes: number): string => (bytes / MiB).toFixed(0);
-      t.diagnostic(`RSS MiB (warm, +10k, +10k without Jaeger): frontend ${rss.map((r) => mib(r.frontend)).join(' → ')}, backend ${rss.map((r) => mib(r.backend)).join(' → ')}`);
-      const [, first, second] = rss as [unknown, { frontend: number; backend: number }, { frontend: number; backend: number }];
-      for (const name of ['frontend', 'backend'] as const) {
-        assert.ok(second[name] - first[name] < 32 * MiB, `${name} RSS still grew ${mib(second[name] - first[name])} MiB in the second round`);
-        assert.ok(second[name] < 512 * MiB, `${name} RSS ${mib(second[name])} MiB`);
-      }
+      t.diagnostic(`RSS MiB (warm, +10k, +10k without Jaeger; heap cap ${heapCapMiB} MiB): frontend ${rss.map((r) => mib(r.frontend)).join(' → ')}, backend ${rss.map((r) => mib(r.backend)).join(' → ')}`);
+      assert.equal(frontend.process.exitStatus(), undefined, frontend.process.logTail());
+      assert.equal(backend.process.exitStatus(), undefined, backend.process.logTail());
       // With OTEL_LOG_LEVEL=warn the SDK reports each failed batch: they are discarded, not kept for later.
       const failedExports = backend.process.logTail(100_000).split('\n').filter((line) => line.includes('ECONNREFUSED')).length;
       assert.ok(failedExports > 0, 'backend reported failed span exports');
