@@ -37,8 +37,16 @@ const transientStatuses = new Set([429, 500, 502, 503, 504]);
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof KubeUnreachableError) return true;
-  if (err instanceof KubeApiError) return transientStatuses.has(err.status);
+  if (err instanceof KubeApiError) return transientStatuses.has(err.status) && !isSchemaError(err);
   return false;
+}
+
+/**
+ * Server-side apply reports a patch that does not fit the schema as a 500 (InternalError)
+ * although it is the caller's input: it will fail the same way every time.
+ */
+export function isSchemaError(err: KubeApiError): boolean {
+  return /^failed to create typed patch object|field not declared in schema/.test(err.message);
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -59,6 +59,19 @@ describe('withRetry()', () => {
     });
   }
 
+  it('stops at once on a 500 that is a schema error of a server-side apply', async () => {
+    let calls = 0;
+    const schema = new KubeApiError({ status: 500, reason: 'InternalError', message: 'failed to create typed patch object (ns/x; /v1, Kind=Service): .spec.colour: field not declared in schema', method: 'PATCH', path: '/' });
+    await assert.rejects(
+      withRetry(() => {
+        calls++;
+        return Promise.reject(schema);
+      }, policy),
+      KubeApiError,
+    );
+    assert.equal(calls, 1);
+  });
+
   it('gives up after the attempt bound, keeping the last error as cause', async () => {
     const clock = fakeClock();
     const err = await withRetry(() => Promise.reject(apiError(503)), policy, clock.hooks).catch((e: unknown) => e);
