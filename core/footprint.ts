@@ -124,6 +124,27 @@ export function workloadsOf(objects: readonly KubernetesObject[], nodes: number)
   return workloads;
 }
 
+/**
+ * Copies of the objects with every HorizontalPodAutoscaler's target at its maxReplicas: the most
+ * the layer can grow to under load.
+ */
+export function atAutoscalerMax(objects: readonly KubernetesObject[]): KubernetesObject[] {
+  const ceilings = new Map<string, number>();
+  for (const object of objects) {
+    if (object.kind !== 'HorizontalPodAutoscaler') continue;
+    const spec = (object as { spec?: { maxReplicas?: number; scaleTargetRef?: { kind?: string; name?: string } } }).spec;
+    if (spec?.maxReplicas === undefined || spec.scaleTargetRef?.name === undefined) continue;
+    ceilings.set(`${spec.scaleTargetRef.kind ?? ''}/${object.metadata?.namespace ?? ''}/${spec.scaleTargetRef.name}`, spec.maxReplicas);
+  }
+  return objects.map((object) => {
+    const ceiling = ceilings.get(`${object.kind ?? ''}/${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`);
+    if (ceiling === undefined) return object;
+    const copy = structuredClone(object) as KubernetesObject & { spec: { replicas?: number } };
+    copy.spec.replicas = ceiling;
+    return copy;
+  });
+}
+
 export function layerFootprint(layer: string, objects: readonly KubernetesObject[], options: { nodes: number }): LayerFootprint {
   let totals = zeroTotals;
   let pods = 0;
@@ -148,9 +169,17 @@ export function formatMemory(bytes: number): string {
   return gib >= 1 ? `${gib.toFixed(2)}Gi` : `${Math.round(bytes / 2 ** 20)}Mi`;
 }
 
+export function sumFootprints(layers: readonly LayerFootprint[]): Totals {
+  return layers.reduce((sum, layer) => addTotals(sum, layer.totals), zeroTotals);
+}
+
+export function fitsBudget(totals: Totals): boolean {
+  return totals.cpuRequest <= labBudget.cpuRequest && totals.memoryRequest <= labBudget.memoryRequest;
+}
+
 /** The table `tracelab footprint` prints: one row per layer, the total, and the budget check. */
 export function formatFootprint(layers: readonly LayerFootprint[]): string[] {
-  const total = layers.reduce((sum, layer) => addTotals(sum, layer.totals), zeroTotals);
+  const total = sumFootprints(layers);
   const pods = layers.reduce((sum, layer) => sum + layer.pods, 0);
   const header = ['layer', 'pods', 'cpu req', 'cpu lim', 'mem req', 'mem lim'];
   const row = (name: string, podCount: number, totals: Totals): string[] => [
@@ -167,7 +196,7 @@ export function formatFootprint(layers: readonly LayerFootprint[]): string[] {
     cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ');
   const lines = rows.map(line);
   lines.splice(rows.length - 1, 0, '-'.repeat(lines[0]?.length ?? 0));
-  const fits = total.cpuRequest <= labBudget.cpuRequest && total.memoryRequest <= labBudget.memoryRequest;
+  const fits = fitsBudget(total);
   const budget = `requests ${formatCpu(total.cpuRequest)} CPU / ${formatMemory(total.memoryRequest)} against the lab budget of ${formatCpu(labBudget.cpuRequest)} CPU / ${formatMemory(labBudget.memoryRequest)}`;
   lines.push(fits ? `✓ ${budget}: fits one 4 vCPU / 8 GiB host` : `✗ ${budget}: over budget, lower requests or replicas`);
   for (const layer of layers) for (const container of layer.unbounded) lines.push(`! ${layer.layer}: ${container} has no requests or limits; the sum is a lower bound`);

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
 import { UserError } from '../core/errors.ts';
-import { formatFootprint } from '../core/footprint.ts';
+import { fitsBudget, formatCpu, formatFootprint, formatMemory, sumFootprints } from '../core/footprint.ts';
 import type { Layer } from '../core/layer.ts';
 import { deployLayer } from '../core/kube/apply.ts';
 import { defaultTimeout, printReport, withKube } from '../core/kube/commands.ts';
@@ -110,7 +110,14 @@ export function registerMonitoringCommands(program: Command, globals: GlobalsOf,
     .option('--nodes <n>', 'nodes of the cluster (DaemonSets run once per node)', '1')
     .action((flags: { nodes: string }, command: Command) => {
       globals(command);
-      const lines = formatFootprint(labFootprint(layers, { nodes: parseNodes(flags.nodes) }));
+      const nodes = parseNodes(flags.nodes);
+      const lines = formatFootprint(labFootprint(layers, { nodes }));
+      const busiest = labFootprint(layers, { nodes, atAutoscalerMax: true });
+      const peak = sumFootprints(busiest);
+      const pods = busiest.reduce((sum, layer) => sum + layer.pods, 0);
+      lines.push(
+        `${fitsBudget(peak) ? '✓' : '✗'} at the autoscalers' maximum (${pods} pods): requests ${formatCpu(peak.cpuRequest)} CPU / ${formatMemory(peak.memoryRequest)}, limits ${formatCpu(peak.cpuLimit)} CPU / ${formatMemory(peak.memoryLimit)}`,
+      );
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -1,5 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { addTotals, containerTotals, layerFootprint, scaleTotals, type LayerFootprint } from '../core/footprint.ts';
+import { addTotals, atAutoscalerMax, containerTotals, layerFootprint, scaleTotals, type LayerFootprint } from '../core/footprint.ts';
 import type { Layer } from '../core/layer.ts';
 import { istiodReplicas, istiodResources, meshedLayers, sidecarResources } from '../mesh/resources.ts';
 
@@ -12,11 +12,11 @@ export const footprintLayerOptions: Readonly<Record<string, Readonly<Record<stri
  * The lab's footprint from the rendered manifests: every layer of the registry at its default
  * options, then the mesh — istiod once plus one sidecar per pod of a meshed layer.
  */
-export function labFootprint(layers: readonly Layer<unknown>[], options: { nodes: number }): LayerFootprint[] {
-  const rendered: { name: string; objects: KubernetesObject[] }[] = layers.map((layer) => ({
-    name: layer.name,
-    objects: layer.render(layer.parseOptions(footprintLayerOptions[layer.name] ?? {})),
-  }));
+export function labFootprint(layers: readonly Layer<unknown>[], options: { nodes: number; atAutoscalerMax?: boolean }): LayerFootprint[] {
+  const rendered: { name: string; objects: KubernetesObject[] }[] = layers.map((layer) => {
+    const objects = layer.render(layer.parseOptions(footprintLayerOptions[layer.name] ?? {}));
+    return { name: layer.name, objects: options.atAutoscalerMax === true ? atAutoscalerMax(objects) : objects };
+  });
   const footprints = rendered.map(({ name, objects }) => layerFootprint(name, objects, options));
   const meshedPods = footprints.filter((footprint) => meshedLayers.includes(footprint.layer)).reduce((sum, footprint) => sum + footprint.pods, 0);
   return [...footprints, meshFootprint(meshedPods)];

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { formatFootprint, labBudget, layerFootprint, parseCpu, parseMemory, podTotals } from '../../core/footprint.ts';
+import { atAutoscalerMax, formatFootprint, labBudget, layerFootprint, parseCpu, parseMemory, podTotals } from '../../core/footprint.ts';
 import { layers } from '../../cli/layers.ts';
 import { labFootprint, meshFootprint } from '../../monitoring/footprint.ts';
 
@@ -50,6 +50,16 @@ describe('layerFootprint()', () => {
   });
 });
 
+describe('atAutoscalerMax()', () => {
+  it("sets each HPA target's replicas to maxReplicas, leaving the render untouched", () => {
+    const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'x' }, spec: { replicas: 2 } } as KubernetesObject;
+    const hpa = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web', namespace: 'x' }, spec: { maxReplicas: 5, scaleTargetRef: { kind: 'Deployment', name: 'web' } } } as KubernetesObject;
+    const [scaled] = atAutoscalerMax([deployment, hpa]);
+    assert.equal((scaled as { spec: { replicas: number } }).spec.replicas, 5);
+    assert.equal((deployment as { spec: { replicas: number } }).spec.replicas, 2);
+  });
+});
+
 describe('labFootprint()', () => {
   it('counts every registered layer, istiod and one sidecar per meshed (demo) pod', () => {
     const footprints = labFootprint(layers, { nodes: 1 });
@@ -84,6 +94,7 @@ describe('tracelab footprint', () => {
     assert.match(result.stdout, /^monitoring\s+\d+/m);
     assert.match(result.stdout, /^mesh \(istiod \+ \d+ sidecars\)/m);
     assert.match(result.stdout, /^✓ requests .* fits one 4 vCPU \/ 8 GiB host$/m);
+    assert.match(result.stdout, /^✓ at the autoscalers' maximum \(\d+ pods\): requests /m);
   });
   it('rejects a bad node count in one line', () => {
     const result = spawnSync(process.execPath, [cli, 'footprint', '--nodes', '0'], { encoding: 'utf8' });
