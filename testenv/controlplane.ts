@@ -15,6 +15,11 @@ const PIDS_FILE = 'pids.json';
 /** Nodes carrying this annotation are the ones the kwok controller plays the kubelet for. */
 export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+/**
+ * SIGTERM grace before SIGKILL. The store is thrown away after a stop, so a slow graceful exit
+ * (kube-apiserver drains open connections for up to ~20 s) buys nothing.
+ */
+const STOP_GRACE_MS = 3_000;
 
 const REQUIRED: readonly ComponentBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'kubectl'];
 
@@ -44,8 +49,13 @@ export interface ControlPlane {
   kubectl(args: readonly string[], options?: { input?: string }): Promise<string>;
   /** The processes currently started (what pids.json records). */
   processes(): ProcessRecord[];
-  /** Stop kube-apiserver only (etcd, controllers and kwok keep running). */
-  stopApiserver(): Promise<void>;
+  /**
+   * Stop kube-apiserver only (etcd, controllers and kwok keep running). It stops listening at
+   * once on SIGTERM but lingers while the controllers' connections drain (~20 s), so it gets
+   * SIGKILL after graceMs.
+   * @param options.graceMs @default 2000
+   */
+  stopApiserver(options?: { graceMs?: number }): Promise<void>;
   /** Start kube-apiserver again on the same port against the same etcd and wait for /readyz. */
   startApiserver(): Promise<void>;
   /** Stop every process it started, by pid, then remove `dir`. */
@@ -124,7 +134,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     for (const name of ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd']) {
       const p = running.get(name);
       if (p === undefined) continue;
-      await p.stop(name === 'kube-apiserver' ? 15_000 : 5_000);
+      await p.stop(STOP_GRACE_MS);
       running.delete(name);
       writePids();
     }
@@ -218,10 +228,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       return out.stdout;
     },
     processes: () => [...running.values()].map((p) => p.record()),
-    stopApiserver: async () => {
+    stopApiserver: async (stopOptions = {}) => {
       const p = running.get('kube-apiserver');
       if (p === undefined) return;
-      await p.stop(15_000);
+      await p.stop(stopOptions.graceMs ?? 2_000);
       running.delete('kube-apiserver');
       writePids();
     },
@@ -250,7 +260,7 @@ export async function stopControlPlane(dir: string): Promise<{ stopped: ProcessR
   const stopped: ProcessRecord[] = [];
   for (const record of [...pids.processes].reverse()) {
     if (!isRunning(record)) continue;
-    await stopRecorded(record, record.name === 'kube-apiserver' ? 15_000 : 5_000);
+    await stopRecorded(record, STOP_GRACE_MS);
     stopped.push(record);
   }
   rmSync(dir, { recursive: true, force: true });

@@ -115,7 +115,8 @@ describe('startControlPlane()', () => {
     await assert.rejects(core.createNamespacedPod({ namespace: 'restricted', body: pod }), (err: unknown) => {
       assert.ok(err instanceof ApiException, String(err));
       assert.equal(err.code, 403);
-      assert.match(String(err.body), /violates PodSecurity "restricted:latest"/);
+      const status = JSON.parse(String(err.body)) as { message?: string };
+      assert.match(status.message ?? '', /violates PodSecurity "restricted:latest": privileged/);
       return true;
     });
   });
@@ -150,11 +151,15 @@ describe('startControlPlane()', () => {
     if (requireComponents(t, BINARIES) === undefined || plane === undefined) return;
     const before = plane.processes().find((p) => p.name === 'kube-apiserver');
     assert.ok(before);
+    let started = Date.now();
     await plane.stopApiserver();
+    t.diagnostic(`kube-apiserver stopped in ${Date.now() - started} ms`);
     assert.equal(isRunning(before), false);
     assert.equal(plane.processes().some((p) => p.name === 'kube-apiserver'), false);
     await assert.rejects(core.listNamespace());
+    started = Date.now();
     await plane.startApiserver();
+    t.diagnostic(`kube-apiserver ready again in ${Date.now() - started} ms`);
     const d = await apps.readNamespacedDeployment({ name: 'probe', namespace: NS });
     assert.equal(d.spec?.replicas, 2);
     const pids = JSON.parse(readFileSync(`${plane.dir}/pids.json`, 'utf8')) as { processes: ProcessRecord[] };
