@@ -41,7 +41,7 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       level: options.level,
       base,
-      timestamp: pino.stdTimeFunctions.isoTime,
+      // `time` stays epoch milliseconds: formatting an ISO date per line was 2 % of the backend's CPU.
       formatters: { level: (label) => ({ level: label }) },
       mixin: (fields) => ('trace_id' in fields ? {} : activeSpanIds()),
     },
