@@ -78,6 +78,7 @@ export async function startJaeger(options: StartJaegerOptions = {}): Promise<Jae
       `--set=receivers.otlp.protocols.grpc.endpoint=${endpoint(otlpGrpc)}`,
       `--set=extensions.jaeger_query.http.endpoint=${endpoint(queryHttp)}`,
       `--set=extensions.jaeger_query.grpc.endpoint=${endpoint(queryGrpc)}`,
+      '--set=extensions.jaeger_query.enable_tracing=false',
     );
   }
   const proc = startProcess({ name: 'jaeger', command: componentPath('jaeger'), args, logFile: path.join(dir, 'jaeger.log') });
@@ -175,6 +176,8 @@ export function renderJaegerConfig(input: JaegerConfigInput): string {
       jaeger_storage: { backends: { memstore: { memory: { max_traces: input.maxTraces } } } },
       jaeger_query: {
         storage: { traces: 'memstore' },
+        // self-tracing exports to the fixed localhost:4317 and stalls shutdown when nothing is there
+        enable_tracing: false,
         http: { endpoint: input.queryHttp },
         grpc: { endpoint: input.queryGrpc },
       },
