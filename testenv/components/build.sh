@@ -187,9 +187,10 @@ main() {
   command -v jq >/dev/null || die "jq is not on PATH: apt-get install -y jq"
   local names=("$@")
   ((${#names[@]})) || names=("${ALL[@]}")
-  local name
+  local name line
+  for name in "${names[@]}"; do component "$name" >/dev/null || exit 2; done
   for name in "${names[@]}"; do
-    local spec; read -ra spec <<<"$(component "$name")"
+    local spec; line=$(component "$name"); read -ra spec <<<"$line"
     local version=${spec[0]} files=("${spec[@]:1}")
     if stamp_ok "$name" "$version" "${files[@]}"; then
       log "$name $version already built (${files[*]})"
