@@ -100,8 +100,9 @@ export function parseMonitoringOptions(raw: Readonly<MonitoringRawOptions>): Mon
 
   const maxTracesText = required('max-traces');
   const maxTraces = /^\d+$/.test(maxTracesText) ? Number(maxTracesText) : Number.NaN;
-  if (!(maxTraces >= 100 && maxTraces <= 200_000)) {
-    throw new UserError(`--max-traces '${maxTracesText}' is not a whole number between 100 and 200000 (Jaeger keeps traces in 512Mi of memory): pass e.g. --max-traces 20000`);
+  // A five-span demo trace takes about 12 KiB in Jaeger's memory store; 30000 stay below its 512Mi limit.
+  if (!(maxTraces >= 100 && maxTraces <= 30_000)) {
+    throw new UserError(`--max-traces '${maxTracesText}' is not a whole number between 100 and 30000 (Jaeger keeps traces within a 512Mi memory limit): pass e.g. --max-traces 20000`);
   }
 
   const dashboardsText = required('dashboards');
