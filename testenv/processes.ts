@@ -112,8 +112,12 @@ export function startProcess(options: StartProcessOptions): ManagedProcess {
       try {
         if (exit !== undefined) return;
         signal(pid, 'SIGTERM');
-        const timer = sleep(graceMs).then(() => 'timeout' as const);
-        if ((await Promise.race([exited, timer])) === 'timeout') {
+        // a plain timer, cleared once the process exits, so it does not hold the event loop open
+        let timer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => { resolve('timeout'); }, graceMs); });
+        const outcome = await Promise.race([exited, graceOver]);
+        clearTimeout(timer);
+        if (outcome === 'timeout') {
           signal(pid, 'SIGKILL');
           await exited;
         }
