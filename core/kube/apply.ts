@@ -53,17 +53,16 @@ export async function deployLayer(kube: KubeClient, options: DeployOptions): Pro
   // that bad input fails before anything is written; the dry run also yields the diff.
   const plan = new Map<string, Outcome>();
   await output.step(`Check ${desired.length} objects of ${layer} (server-side dry run)`, async () => {
-    const context: PlanContext = { namespacesToCreate: new Set(), kindsFromCrds: crdKinds(desired) };
-    for (const tier of applyTiers(desired)) {
-      for (const outcome of await Promise.all(tier.map((object) => planOne(kube, object, layer, context)))) plan.set(keyOf(outcome.ref), outcome);
-    }
+    const checks = await Promise.all(desired.map((object) => checkOne(kube, object, layer, crdKinds(desired))));
+    const namespacesToCreate = new Set(checks.filter((c) => c.ref.kind === 'Namespace' && c.live === undefined).map((c) => c.ref.name));
+    for (const check of checks) plan.set(keyOf(check.ref), outcomeOf(check, namespacesToCreate));
   });
   const outcomes: Outcome[] = sortForApply(desired).map((object) => plan.get(keyOf(refOf(object))) as Outcome);
   const toApply = new Set(outcomes.filter((outcome) => outcome.action !== 'unchanged').map((outcome) => keyOf(outcome.ref)));
 
   if (!dryRun) {
     // Record the union first, so that an interrupted run still knows every kind to prune later.
-    await recordApplySet(kube, layer, unionRecords(previous, current));
+    if (parent === undefined || !sameRecord(previous, unionRecords(previous, current))) await recordApplySet(kube, layer, unionRecords(previous, current));
     if (toApply.size > 0) {
       await output.step(`Apply ${toApply.size} created or changed objects of ${layer}`, async () => {
         for (const tier of applyTiers(desired)) {
@@ -88,7 +87,7 @@ export async function deployLayer(kube: KubeClient, options: DeployOptions): Pro
       if (!dryRun) await guard(`wait for the objects ${layer} pruned`, undefined, () => waitForDeletion(kube, stale, options.timeoutMs));
     });
   }
-  if (!dryRun) await recordApplySet(kube, layer, current);
+  if (!dryRun && !sameRecord(unionRecords(previous, current), current)) await recordApplySet(kube, layer, current);
 
   const workloads = desired.filter((object) => isWaitedFor(object) && object.kind !== 'CustomResourceDefinition');
   if (!dryRun && options.wait !== false && workloads.length > 0) {
@@ -105,13 +104,6 @@ export async function deployLayer(kube: KubeClient, options: DeployOptions): Pro
   return { layer, dryRun, outcomes };
 }
 
-interface PlanContext {
-  /** Namespaces this render creates: objects inside cannot be dry-run against the server yet. */
-  readonly namespacesToCreate: Set<string>;
-  /** Group-kinds served only once this render's CRDs exist. */
-  readonly kindsFromCrds: Set<string>;
-}
-
 function crdKinds(objects: readonly KubernetesObject[]): Set<string> {
   const kinds = new Set<string>();
   for (const object of objects) {
@@ -122,30 +114,49 @@ function crdKinds(objects: readonly KubernetesObject[]): Set<string> {
   return kinds;
 }
 
-async function planOne(kube: KubeClient, object: KubernetesObject, layer: string, context: PlanContext): Promise<Outcome> {
+interface Check {
+  readonly ref: ObjectRef;
+  /** Served only once this render's CRD exists: nothing to check against yet. */
+  readonly kindNotYetServed: boolean;
+  readonly live: KubernetesObject | undefined;
+  readonly applied: KubernetesObject | undefined;
+  readonly error: unknown;
+}
+
+/** Reads the live object and dry-runs the apply, both at once. */
+async function checkOne(kube: KubeClient, object: KubernetesObject, layer: string, kindsFromCrds: Set<string>): Promise<Check> {
   const ref = refOf(object);
-  const created: Outcome = { ref, action: 'created', changes: [] };
-  if (context.kindsFromCrds.has(groupKindOf(ref))) {
+  if (kindsFromCrds.has(groupKindOf(ref))) {
     const served = await guard('check', ref, () => kube.resolveGroupKind(groupKindOf(ref)));
-    if (served === undefined) return created;
+    if (served === undefined) return { ref, kindNotYetServed: true, live: undefined, applied: undefined, error: undefined };
   }
-  return guard('apply', ref, async () => {
-    const live = await kube.get(ref);
-    if (object.kind === 'Namespace' && live === undefined) context.namespacesToCreate.add(ref.name);
-    let applied: KubernetesObject;
-    try {
-      applied = await serverSideApply(kube, object, layer, true);
-    } catch (err) {
-      // Field validation runs before the namespace lookup, so NotFound here means only that
-      // the namespace this render creates does not exist yet.
-      const inNewNamespace = ref.namespace !== undefined && context.namespacesToCreate.has(ref.namespace);
-      if (inNewNamespace && isNotFound(err)) return created;
-      throw err;
-    }
-    if (live === undefined) return created;
-    const changes = diffObjects(live, applied);
-    return { ref, action: changes.length === 0 ? 'unchanged' : 'changed', changes };
-  });
+  const [live, dryRun] = await Promise.all([
+    guard('read', ref, () => kube.get(ref)),
+    serverSideApply(kube, object, layer, true).then(
+      (applied) => ({ applied, error: undefined }),
+      (error: unknown) => ({ applied: undefined, error }),
+    ),
+  ]);
+  return { ref, kindNotYetServed: false, live, ...dryRun };
+}
+
+function outcomeOf(check: Check, namespacesToCreate: ReadonlySet<string>): Outcome {
+  const { ref } = check;
+  if (check.kindNotYetServed) return { ref, action: 'created', changes: [] };
+  if (check.error !== undefined) {
+    // Field validation runs before the namespace lookup, so NotFound here means only that
+    // the namespace this render creates does not exist yet.
+    const inNewNamespace = ref.namespace !== undefined && namespacesToCreate.has(ref.namespace);
+    if (inNewNamespace && isNotFound(check.error)) return { ref, action: 'created', changes: [] };
+    throw explainKubeError('apply', ref, check.error);
+  }
+  if (check.live === undefined || check.applied === undefined) return { ref, action: 'created', changes: [] };
+  const changes = diffObjects(check.live, check.applied);
+  return { ref, action: changes.length === 0 ? 'unchanged' : 'changed', changes };
+}
+
+function sameRecord(a: ApplySetRecord, b: ApplySetRecord): boolean {
+  return a.groupKinds.join(',') === b.groupKinds.join(',') && a.namespaces.join(',') === b.namespaces.join(',');
 }
 
 async function recordApplySet(kube: KubeClient, layer: string, record: ApplySetRecord): Promise<void> {

@@ -58,6 +58,8 @@ export function readinessOf(object: KubernetesObject | undefined): Readiness {
       const available = num(status.availableReplicas);
       if (updated < desired) return { ready: false, detail: `${updated} of ${desired} replicas updated` };
       if (total > updated) return { ready: false, detail: `${total - updated} old replicas pending termination` };
+      // Stricter than `kubectl rollout status`: a scale-down is done when the extra pods are gone.
+      if (total > desired) return { ready: false, detail: `${total - desired} replicas above the desired ${desired} still terminating` };
       if (available < updated) return { ready: false, detail: `${available} of ${updated} updated replicas available` };
       return { ready: true, detail: `${available} replicas available` };
     }

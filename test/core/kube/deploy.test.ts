@@ -202,7 +202,8 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
 
     await env.cp.startApiserver();
     const report = await deployLayer(env.kube, { layer: 'demo', objects, dryRun: false, timeoutMs: 120_000, output: createRecordingOutput() });
-    assert.equal(report.outcomes.filter((o) => o.action === 'created').length, 1, 'only the pruned PDB is created again');
+    assert.equal(report.outcomes.length, 11);
+    assert.ok(await env.kube.get({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name: 'backend', namespace: 'tracelab-demo' }));
     const deployments = await env.kube.list<V1Deployment>('apps/v1', 'Deployment', { namespace: 'tracelab-demo' });
     assert.deepEqual(deployments.items.map((d) => d.metadata?.name).sort(), ['backend', 'frontend']);
     const pods = await env.kube.list<V1Pod>('v1', 'Pod', { namespace: 'tracelab-demo', labelSelector: 'app=backend' });

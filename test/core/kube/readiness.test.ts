@@ -14,6 +14,7 @@ describe('readinessOf()', () => {
     ['a Deployment rolling out', deployment({ observedGeneration: 1, updatedReplicas: 1, replicas: 2 }), false, /1 of 2 replicas updated/],
     ['a Deployment with old pods', deployment({ observedGeneration: 1, updatedReplicas: 2, replicas: 3, availableReplicas: 2 }), false, /1 old replicas/],
     ['a Deployment not yet available', deployment({ observedGeneration: 1, updatedReplicas: 2, replicas: 2, availableReplicas: 1 }), false, /1 of 2 updated replicas available/],
+    ['a Deployment scaling down', deployment({ observedGeneration: 1, updatedReplicas: 3, replicas: 3, availableReplicas: 3 }), false, /1 replicas above the desired 2/],
     ['an available Deployment', deployment({ observedGeneration: 1, updatedReplicas: 2, replicas: 2, availableReplicas: 2 }), true, /2 replicas available/],
     [
       'a DaemonSet rolled out',
