@@ -32,7 +32,7 @@ export PATH=$node_dir/bin:$PATH
 step "node $(node --version)"
 
 if $with_test_components; then
-  packages=(ca-certificates git iproute2 procps)
+  packages=(ca-certificates git iproute2 procps jq openssl)
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
