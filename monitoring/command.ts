@@ -97,10 +97,14 @@ export function registerMonitoringCommands(program: Command, globals: GlobalsOf,
     .command('monitoring')
     .description('the monitoring layer’s own tasks')
     .command('password')
-    .description('print the Grafana admin user and password (kept in Secret monitoring/grafana-admin)')
+    .description('print the Grafana admin user and password (kept in Secret monitoring/grafana-admin; generated first if missing)')
     .action(async (_options: unknown, command: Command) => {
       const global = globals(command);
-      const { user, password } = await withKube(global, (kube) => readGrafanaAdminPassword(kube));
+      // After a plain `tracelab up monitoring` the Secret has no password yet and Grafana waits for one.
+      const { user, password } = await withKube(global, async (kube) => {
+        await ensureGrafanaAdminPassword(kube, { dryRun: global.dryRun });
+        return readGrafanaAdminPassword(kube);
+      });
       process.stdout.write(`user: ${user}\npassword: ${password}\n`);
     });
 

@@ -115,3 +115,34 @@ describe('deployMonitoring() on the local control plane (kwok nodes)', () => {
     }
   });
 });
+
+describe('tracelab up monitoring (the generic layer path) on the local control plane', () => {
+  let plane: ControlPlane | undefined;
+
+  before(async () => {
+    if (!BINARIES.every(isBuilt)) return;
+    plane = await startControlPlane({ nodes: 1 });
+  });
+
+  after(async () => {
+    await plane?.stop();
+  });
+
+  it('applies without a Grafana password; `monitoring password` generates one once and prints it', async (t) => {
+    if (requireComponents(t, BINARIES) === undefined || !plane) return;
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, '--kubeconfig', plane?.kubeconfig ?? '', ...args], { encoding: 'utf8' });
+    const up = run('up', 'monitoring', '--no-wait');
+    assert.equal(up.status, 0, up.stderr);
+    const kube = createKube({ kubeconfig: plane.kubeconfig });
+    try {
+      await assert.rejects(readGrafanaAdminPassword(kube), /no Grafana admin password in Secret monitoring\/grafana-admin/);
+      const first = run('monitoring', 'password');
+      assert.equal(first.status, 0, first.stderr);
+      const { password } = await readGrafanaAdminPassword(kube);
+      assert.equal(first.stdout, `user: admin\npassword: ${password}\n`);
+      assert.equal(run('monitoring', 'password').stdout, first.stdout, 'asking again shows the same password');
+    } finally {
+      await kube.close();
+    }
+  });
+});
