@@ -65,6 +65,9 @@ describe('serve() graceful shutdown under load', () => {
       });
       assert.equal(exit?.code, 0, backendA.process.logTail());
       assert.ok(exit.ms < graceMs, `drained in ${exit.ms} ms`);
+      // Stopping flushes the buffered log lines counted below.
+      await frontend.stop();
+      await backendB.stop();
       assert.ok(requestLines(backendA, 200) > 20, 'backend A served before SIGTERM');
       assert.ok(requestLines(backendB, 200) > 20, 'backend B served');
       assert.deepEqual([...load.statuses.keys()], [200], JSON.stringify([...load.statuses]));
