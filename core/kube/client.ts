@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
-import { IsomorphicFetchHttpLibrary, KubeConfig, RequestContext, type HttpMethod, type KubernetesObject } from '@kubernetes/client-node';
+import type { HttpMethod, KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { UserError } from '../errors.ts';
 import { KubeApiError, KubeUnreachableError, innermostMessage, isNotFound, networkErrorCode } from './errors.ts';
 import { defaultRetryPolicy, withRetry, type RetryHooks, type RetryPolicy } from './retry.ts';
+import { createClientNodeTransport, createNodeTransport, kubeconfigFiles, needsClientNode, selectContext, serverOf, type RawResponse, type Transport } from './transport.ts';
 
 export interface KubeClientOptions {
   /** kubeconfig path (or several joined by the path delimiter, like KUBECONFIG); undefined: ~/.kube/config. */
@@ -55,7 +55,8 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ER
 export interface KubeClient {
   readonly server: string;
   readonly contextName: string;
-  readonly config: KubeConfig;
+  /** client-node's KubeConfig for the same cluster and user (loaded on demand: it is slow to import). */
+  kubeConfig(): Promise<KubeConfig>;
   request<T>(method: HttpMethod, path: string, options?: RequestOptions): Promise<T>;
   resource(apiVersion: string, kind: string): Promise<ApiResource>;
   /** The served apiVersion of a group-kind (`Deployment.apps` → apps/v1); undefined when no longer served. */
@@ -71,13 +72,28 @@ export interface KubeClient {
   close(): Promise<void>;
 }
 
-/** Loads the kubeconfig (one clear line when it or the context is missing) and returns a client. */
+/**
+ * Reads the kubeconfig (one clear line when it or the context is missing) and returns a client.
+ * Certificates, tokens and passwords go through Node's https; credential plugins (exec,
+ * auth-provider) and proxies through client-node.
+ */
 export function createKube(options: KubeClientOptions = {}): KubeClient {
-  const config = loadKubeConfig(options.kubeconfig, options.context);
-  return new HttpKubeClient(config, options);
+  const files = kubeconfigFiles(options.kubeconfig);
+  const viaClientNode = async (): Promise<Transport> => {
+    const clientNode = await import('@kubernetes/client-node');
+    return createClientNodeTransport(await loadKubeConfig(options.kubeconfig, options.context), clientNode);
+  };
+  if (files.length === 0) return new HttpKubeClient(viaClientNode(), '', options.context ?? '', options);
+  const selected = selectContext(files, options.context);
+  const server = serverOf(selected);
+  if (needsClientNode(selected)) return new HttpKubeClient(viaClientNode(), server, selected.contextName, options);
+  const transport = createNodeTransport(selected, () => loadKubeConfig(options.kubeconfig, options.context));
+  return new HttpKubeClient(Promise.resolve(transport), server, selected.contextName, options);
 }
 
-export function loadKubeConfig(kubeconfig: string | undefined, context: string | undefined): KubeConfig {
+/** client-node's KubeConfig for the given kubeconfig and context, with the same error lines. */
+export async function loadKubeConfig(kubeconfig: string | undefined, context: string | undefined): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const config = new KubeConfig();
   const files = (kubeconfig ?? '').split(delimiter).filter((file) => file !== '');
   try {
@@ -112,57 +128,56 @@ export function loadKubeConfig(kubeconfig: string | undefined, context: string |
   return config;
 }
 
-interface Dispatcher {
-  close(): Promise<void>;
-}
-
 class HttpKubeClient implements KubeClient {
-  readonly server: string;
-  readonly contextName: string;
-  readonly config: KubeConfig;
-  private readonly http = new IsomorphicFetchHttpLibrary();
+  private knownServer: string;
+  private knownContext: string;
+  private readonly transport: Promise<Transport>;
   private readonly retry: RetryPolicy;
   private readonly onRetry: RetryHooks['onRetry'];
   private readonly requestTimeoutMs: number;
   private readonly discovery = new Map<string, Promise<ApiResource[]>>();
-  /** Reused across requests: client-node makes a new connection pool per request otherwise. */
-  private dispatcher: Dispatcher | undefined;
 
-  constructor(config: KubeConfig, options: KubeClientOptions) {
-    this.config = config;
-    this.server = config.getCurrentCluster()?.server ?? '';
-    this.contextName = config.getCurrentContext();
+  constructor(transport: Promise<Transport>, server: string, contextName: string, options: KubeClientOptions) {
+    this.transport = transport.then((resolved) => {
+      this.knownServer = resolved.server;
+      this.knownContext = resolved.contextName;
+      return resolved;
+    });
+    // Reported when it is first awaited, by the request that needs it.
+    this.transport.catch(() => undefined);
+    this.knownServer = server;
+    this.knownContext = contextName;
     this.retry = options.retry ?? defaultRetryPolicy;
     this.onRetry = options.onRetry;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  get server(): string {
+    return this.knownServer;
+  }
+
+  get contextName(): string {
+    return this.knownContext;
+  }
+
+  async kubeConfig(): Promise<KubeConfig> {
+    return (await this.transport).kubeConfig();
   }
 
   request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
     return withRetry(() => this.requestOnce<T>(method, path, options), this.retry, this.onRetry === undefined ? {} : { onRetry: this.onRetry });
   }
 
-  private async send(method: HttpMethod, path: string, options: RequestOptions, signal: AbortSignal) {
-    const url = new URL(this.server.replace(/\/$/, '') + path);
+  private async send(method: HttpMethod, path: string, options: RequestOptions, signal: AbortSignal): Promise<RawResponse> {
+    const transport = await this.transport;
+    const url = new URL(transport.server.replace(/\/$/, '') + path);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const context = new RequestContext(url.toString(), method);
-    await this.config.applySecurityAuthentication(context);
-    const fresh = context.getDispatcher() as unknown as Dispatcher | undefined;
-    if (this.dispatcher === undefined) {
-      this.dispatcher = fresh;
-    } else if (fresh !== undefined) {
-      void fresh.close();
-      context.setDispatcher(this.dispatcher as never);
-    }
-    context.setHeaderParam('Accept', 'application/json');
-    if (options.body !== undefined) {
-      context.setHeaderParam('Content-Type', options.contentType ?? 'application/json');
-      context.setBody(JSON.stringify(options.body));
-    }
-    context.setSignal(signal);
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (options.body !== undefined) headers['Content-Type'] = options.contentType ?? 'application/json';
     try {
-      return await this.http.send(context).toPromise();
+      return await transport.send(method, url, headers, options.body === undefined ? undefined : JSON.stringify(options.body), signal);
     } catch (err) {
       const code = networkErrorCode(err);
       if (code !== undefined) throw new KubeUnreachableError(this.server, code, innermostMessage(err), { cause: err });
@@ -174,14 +189,14 @@ class HttpKubeClient implements KubeClient {
     const response = await this.send(method, path, options, AbortSignal.timeout(this.requestTimeoutMs));
     let text: string;
     try {
-      text = await response.body.text();
+      text = await response.text();
     } catch (err) {
       throw new KubeUnreachableError(this.server, networkErrorCode(err) ?? 'ECONNRESET', innermostMessage(err), { cause: err });
     }
-    if (response.httpStatusCode >= 200 && response.httpStatusCode < 300) {
+    if (response.status >= 200 && response.status < 300) {
       return (text === '' ? undefined : JSON.parse(text)) as T;
     }
-    throw apiError(response.httpStatusCode, text, method, path);
+    throw apiError(response.status, text, method, path);
   }
 
   async resource(apiVersion: string, kind: string): Promise<ApiResource> {
@@ -264,10 +279,9 @@ class HttpKubeClient implements KubeClient {
 
   async watch(path: string, query: Query, onEvent: (type: WatchEventType, object: KubernetesObject) => void, signal: AbortSignal): Promise<void> {
     const response = await this.send('GET', path, { query: { ...query, watch: true } }, signal);
-    if (response.httpStatusCode !== 200) throw apiError(response.httpStatusCode, await response.body.text(), 'GET', path);
-    const stream = response.body.stream();
-    if (stream === null) return;
-    const lines = createInterface({ input: Readable.fromWeb(stream as never) });
+    if (response.status !== 200) throw apiError(response.status, await response.text(), 'GET', path);
+    const stream = response.stream();
+    const lines = createInterface({ input: stream });
     try {
       for await (const line of lines) {
         if (line.trim() === '') continue;
@@ -281,9 +295,7 @@ class HttpKubeClient implements KubeClient {
   }
 
   async close(): Promise<void> {
-    const dispatcher = this.dispatcher;
-    this.dispatcher = undefined;
-    await dispatcher?.close();
+    await (await this.transport.catch(() => undefined))?.close();
   }
 }
 

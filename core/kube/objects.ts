@@ -1,4 +1,4 @@
-import { V1ObjectMeta, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ObjectRef } from './client.ts';
 
 export const managedByLabel = 'app.kubernetes.io/managed-by';
@@ -120,9 +120,9 @@ export function applyTiers<T extends KubernetesObject>(objects: readonly T[]): T
 /** Adds the membership labels to a copy of the object; the render stays untouched. */
 export function withLayerLabels<T extends KubernetesObject>(object: T, layer: string, extraLabels: Readonly<Record<string, string>> = {}): T {
   const copy = structuredClone(object);
-  const metadata: NonNullable<KubernetesObject['metadata']> = copy.metadata ?? new V1ObjectMeta();
-  metadata.labels = { ...metadata.labels, [managedByLabel]: managedByValue, [layerLabel]: layer, ...extraLabels };
-  copy.metadata = metadata;
+  const plain = copy as { metadata?: { labels?: Record<string, string> } };
+  plain.metadata ??= {};
+  plain.metadata.labels = { ...plain.metadata.labels, [managedByLabel]: managedByValue, [layerLabel]: layer, ...extraLabels };
   return copy;
 }
 

@@ -209,8 +209,9 @@ async function explainPods(kube: KubeClient, namespace: string, labelSelector: s
 }
 
 function eventTime(event: CoreV1Event): number {
-  const when = event.lastTimestamp ?? event.eventTime ?? event.metadata.creationTimestamp;
-  return when === undefined ? 0 : new Date(when).getTime();
+  // Raw JSON from the API: timestamps are strings, whatever the model types say.
+  const when: unknown = event.lastTimestamp ?? event.eventTime ?? event.metadata.creationTimestamp;
+  return typeof when === 'string' || when instanceof Date ? new Date(when).getTime() : 0;
 }
 
 /** Waits until every given object is gone (deleted and finalized); names what is left on timeout. */
