@@ -4,13 +4,18 @@
 import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { requireComponents } from '../../../testenv/components.ts';
 import { startControlPlane, type ControlPlane } from '../../../testenv/controlplane.ts';
 import { createRecordingOutput } from '../../../core/output.ts';
 import { deployLayer } from '../../../core/kube/apply.ts';
 import { createKube, type KubeClient } from '../../../core/kube/client.ts';
+import { KubeApiError } from '../../../core/kube/errors.ts';
 import { teardownLayer } from '../../../core/kube/teardown.ts';
 import { parseDemoOptions } from '../../../demo/options.ts';
 import { renderDemo } from '../../../demo/render.ts';
@@ -235,6 +240,31 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
     assert.match(err.message, /Available=False MinimumReplicasUnavailable/);
     assert.match(err.message, /FailedScheduling: 0\/2 nodes are available: 2 Insufficient cpu/);
     await teardownLayer(env.kube, { layer: 'stuck', dryRun: false, timeoutMs: 60_000, output: createRecordingOutput() });
+  });
+
+  it('goes through client-node for a kubeconfig with a credential plugin', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    // The same cluster, but the user's credential comes from an exec plugin (a token this
+    // apiserver does not accept): the request must arrive and be refused, not fail to load.
+    const dir = mkdtempSync(join(tmpdir(), 'tracelab-exec-kubeconfig-'));
+    t.after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const plugin = join(dir, 'credential.sh');
+    writeFileSync(plugin, '#!/bin/sh\necho \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"not-a-valid-token"}}\'\n', { mode: 0o755 });
+    const config = parse(readFileSync(env.cp.kubeconfig, 'utf8')) as { users: { user: Record<string, unknown> }[] };
+    for (const entry of config.users) entry.user = { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } };
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, stringify(config));
+    const kube = createKube({ kubeconfig });
+    try {
+      await assert.rejects(kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'default' }), (err: unknown) => err instanceof KubeApiError && err.status === 401);
+      const user = (await kube.kubeConfig()).getCurrentUser() as { exec?: { command?: string } } | null;
+      assert.equal(user?.exec?.command, plugin);
+    } finally {
+      await kube.close();
+    }
   });
 
   it('tears the demo down and leaves no object of the layer', async (t) => {
