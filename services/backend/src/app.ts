@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
 import type { Request } from 'express';
-import { ConfigError, commonSchema, currentTraceId, milliseconds, rate } from '@tracelab/service-kit';
+import { ConfigError, commonSchema, currentTraceId, milliseconds, rate, sendJson } from '@tracelab/service-kit';
 import type { ConfigOf, Field, Service } from '@tracelab/service-kit';
 
 export const backendSchema = {
@@ -74,7 +74,7 @@ export function mountBackendRoutes(service: Service, config: BackendConfig): voi
       knobs = knobsFor(request, defaults);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      response.status(400).json({ error: err.message, traceId: currentTraceId() });
+      sendJson(response, 400, { error: err.message, traceId: currentTraceId() });
       return;
     }
     try {
@@ -91,10 +91,10 @@ export function mountBackendRoutes(service: Service, config: BackendConfig): voi
         }
         return { iterations };
       });
-      response.json({ service: 'backend', pod: config.POD_NAME ?? null, record, computed, knobs, traceId: currentTraceId() });
+      sendJson(response, 200, { service: 'backend', pod: config.POD_NAME ?? null, record, computed, knobs, traceId: currentTraceId() });
     } catch (err) {
       if (!(err instanceof InjectedFailure)) throw err;
-      response.status(500).json({ error: err.message, traceId: currentTraceId() });
+      sendJson(response, 500, { error: err.message, traceId: currentTraceId() });
     }
   });
 }

@@ -1,5 +1,5 @@
 export * from './config.ts';
-export { createService, currentTraceId, jsonErrorHandler } from './service.ts';
+export { createService, currentTraceId, jsonErrorHandler, requestListener, sendJson } from './service.ts';
 export type { Service, ServiceOptions } from './service.ts';
 export { serve } from './serve.ts';
 export type { ServeOptions } from './serve.ts';

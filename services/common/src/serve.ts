@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { flushLogs } from './logger.ts';
 import type { Service } from './service.ts';
-import { jsonErrorHandler } from './service.ts';
+import { jsonErrorHandler, requestListener } from './service.ts';
 import { currentTelemetry } from './telemetry-handle.ts';
 
 /** Time kept back from the grace period for logging and exiting after the span flush. */
@@ -23,7 +23,7 @@ export interface ServeOptions {
  */
 export async function serve(service: Service, options: ServeOptions): Promise<Server> {
   service.app.use(jsonErrorHandler(service));
-  const server = createServer(service.app);
+  const server = createServer(requestListener(service));
   server.listen(options.port, options.host);
   await once(server, 'listening');
   service.logger.info({ port: options.port, tracing: currentTelemetry().enabled }, 'listening');

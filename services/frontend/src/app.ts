@@ -1,4 +1,4 @@
-import { ConfigError, commonSchema, count, currentTraceId, loadConfig, milliseconds, oneOf, origin } from '@tracelab/service-kit';
+import { ConfigError, commonSchema, count, currentTraceId, loadConfig, milliseconds, oneOf, origin, sendJson } from '@tracelab/service-kit';
 import type { ConfigOf, Env, Service } from '@tracelab/service-kit';
 import { BackendClient, forwardedHeaders } from './backend-client.ts';
 import { discover, urlFromServiceEnv } from './discovery.ts';
@@ -50,18 +50,18 @@ export function mountFrontendRoutes(service: Service, settings: FrontendSettings
     switch (result.kind) {
       case 'response':
         if (result.status >= 200 && result.status < 300) {
-          response.json({ message: 'hello from frontend', pod: config.POD_NAME ?? null, backend: result.body, attempts: result.attempts, traceId });
+          sendJson(response, 200, { message: 'hello from frontend', pod: config.POD_NAME ?? null, backend: result.body, attempts: result.attempts, traceId });
         } else if (result.status >= 400 && result.status < 500) {
-          response.status(result.status).json({ error: 'backend rejected the request', backendStatus: result.status, backend: result.body, traceId });
+          sendJson(response, result.status, { error: 'backend rejected the request', backendStatus: result.status, backend: result.body, traceId });
         } else {
-          response.status(502).json({ error: `backend answered ${result.status}`, backendStatus: result.status, backend: result.body, attempts: result.attempts, traceId });
+          sendJson(response, 502, { error: `backend answered ${result.status}`, backendStatus: result.status, backend: result.body, attempts: result.attempts, traceId });
         }
         return;
       case 'timeout':
-        response.status(504).json({ error: `backend did not answer within ${config.BACKEND_TIMEOUT_MS}ms`, detail: result.message, attempts: result.attempts, traceId });
+        sendJson(response, 504, { error: `backend did not answer within ${config.BACKEND_TIMEOUT_MS}ms`, detail: result.message, attempts: result.attempts, traceId });
         return;
       case 'unreachable':
-        response.status(502).json({ error: 'backend unreachable', detail: result.message, attempts: result.attempts, traceId });
+        sendJson(response, 502, { error: 'backend unreachable', detail: result.message, attempts: result.attempts, traceId });
         return;
     }
   });
