@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { HttpMethod, KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, type HttpMethod, type KubernetesObject } from '@kubernetes/client-node';
 import { UserError } from '../errors.ts';
 import { KubeApiError, KubeUnreachableError, innermostMessage, isNotFound, networkErrorCode } from './errors.ts';
 import { defaultRetryPolicy, withRetry, type RetryHooks, type RetryPolicy } from './retry.ts';
-import { createClientNodeTransport, createNodeTransport, kubeconfigFiles, needsClientNode, selectContext, serverOf, type RawResponse, type Transport } from './transport.ts';
+import { createClientNodeTransport, type RawResponse, type Transport } from './transport.ts';
 
 export interface KubeClientOptions {
   /** kubeconfig path (or several joined by the path delimiter, like KUBECONFIG); undefined: ~/.kube/config. */
@@ -55,8 +55,8 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ER
 export interface KubeClient {
   readonly server: string;
   readonly contextName: string;
-  /** client-node's KubeConfig for the same cluster and user (loaded on demand: it is slow to import). */
-  kubeConfig(): Promise<KubeConfig>;
+  /** client-node's KubeConfig for the same cluster and user, for port-forward, exec and the like. */
+  readonly config: KubeConfig;
   request<T>(method: HttpMethod, path: string, options?: RequestOptions): Promise<T>;
   resource(apiVersion: string, kind: string): Promise<ApiResource>;
   /** The served apiVersion of a group-kind (`Deployment.apps` → apps/v1); undefined when no longer served. */
@@ -73,27 +73,16 @@ export interface KubeClient {
 }
 
 /**
- * Reads the kubeconfig (one clear line when it or the context is missing) and returns a client.
- * Certificates, tokens and passwords go through Node's https; credential plugins (exec,
- * auth-provider) and proxies through client-node.
+ * Loads the kubeconfig with client-node (one clear line when it or the context is missing) and
+ * returns a client that sends through client-node's request path.
  */
 export function createKube(options: KubeClientOptions = {}): KubeClient {
-  const files = kubeconfigFiles(options.kubeconfig);
-  const viaClientNode = async (): Promise<Transport> => {
-    const clientNode = await import('@kubernetes/client-node');
-    return createClientNodeTransport(await loadKubeConfig(options.kubeconfig, options.context), clientNode);
-  };
-  if (files.length === 0) return new HttpKubeClient(viaClientNode(), '', options.context ?? '', options);
-  const selected = selectContext(files, options.context);
-  const server = serverOf(selected);
-  if (needsClientNode(selected)) return new HttpKubeClient(viaClientNode(), server, selected.contextName, options);
-  const transport = createNodeTransport(selected, () => loadKubeConfig(options.kubeconfig, options.context));
-  return new HttpKubeClient(Promise.resolve(transport), server, selected.contextName, options);
+  const config = loadKubeConfig(options.kubeconfig, options.context);
+  return new HttpKubeClient(config, createClientNodeTransport(config), options);
 }
 
 /** client-node's KubeConfig for the given kubeconfig and context, with the same error lines. */
-export async function loadKubeConfig(kubeconfig: string | undefined, context: string | undefined): Promise<KubeConfig> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
+export function loadKubeConfig(kubeconfig: string | undefined, context: string | undefined): KubeConfig {
   const config = new KubeConfig();
   const files = (kubeconfig ?? '').split(delimiter).filter((file) => file !== '');
   try {
@@ -129,39 +118,23 @@ export async function loadKubeConfig(kubeconfig: string | undefined, context: st
 }
 
 class HttpKubeClient implements KubeClient {
-  private knownServer: string;
-  private knownContext: string;
-  private readonly transport: Promise<Transport>;
+  readonly server: string;
+  readonly contextName: string;
+  readonly config: KubeConfig;
+  private readonly transport: Transport;
   private readonly retry: RetryPolicy;
   private readonly onRetry: RetryHooks['onRetry'];
   private readonly requestTimeoutMs: number;
   private readonly discovery = new Map<string, Promise<ApiResource[]>>();
 
-  constructor(transport: Promise<Transport>, server: string, contextName: string, options: KubeClientOptions) {
-    this.transport = transport.then((resolved) => {
-      this.knownServer = resolved.server;
-      this.knownContext = resolved.contextName;
-      return resolved;
-    });
-    // Reported when it is first awaited, by the request that needs it.
-    this.transport.catch(() => undefined);
-    this.knownServer = server;
-    this.knownContext = contextName;
+  constructor(config: KubeConfig, transport: Transport, options: KubeClientOptions) {
+    this.config = config;
+    this.server = config.getCurrentCluster()?.server ?? '';
+    this.contextName = config.getCurrentContext();
+    this.transport = transport;
     this.retry = options.retry ?? defaultRetryPolicy;
     this.onRetry = options.onRetry;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-  }
-
-  get server(): string {
-    return this.knownServer;
-  }
-
-  get contextName(): string {
-    return this.knownContext;
-  }
-
-  async kubeConfig(): Promise<KubeConfig> {
-    return (await this.transport).kubeConfig();
   }
 
   request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
@@ -169,15 +142,14 @@ class HttpKubeClient implements KubeClient {
   }
 
   private async send(method: HttpMethod, path: string, options: RequestOptions, signal: AbortSignal): Promise<RawResponse> {
-    const transport = await this.transport;
-    const url = new URL(transport.server.replace(/\/$/, '') + path);
+    const url = new URL(this.server.replace(/\/$/, '') + path);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (options.body !== undefined) headers['Content-Type'] = options.contentType ?? 'application/json';
     try {
-      return await transport.send(method, url, headers, options.body === undefined ? undefined : JSON.stringify(options.body), signal);
+      return await this.transport.send(method, url, headers, options.body === undefined ? undefined : JSON.stringify(options.body), signal);
     } catch (err) {
       const code = networkErrorCode(err);
       if (code !== undefined) throw new KubeUnreachableError(this.server, code, innermostMessage(err), { cause: err });
@@ -295,7 +267,7 @@ class HttpKubeClient implements KubeClient {
   }
 
   async close(): Promise<void> {
-    await (await this.transport.catch(() => undefined))?.close();
+    await this.transport.close();
   }
 }
 

@@ -4,7 +4,7 @@
 import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -260,8 +260,39 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
     const kube = createKube({ kubeconfig });
     try {
       await assert.rejects(kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'default' }), (err: unknown) => err instanceof KubeApiError && err.status === 401);
-      const user = (await kube.kubeConfig()).getCurrentUser() as { exec?: { command?: string } } | null;
+      const user = kube.config.getCurrentUser() as { exec?: { command?: string } } | null;
       assert.equal(user?.exec?.command, plugin);
+    } finally {
+      await kube.close();
+    }
+  });
+
+  it('reads certificates a kubeconfig names by paths relative to itself', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const dir = mkdtempSync(join(tmpdir(), 'tracelab-relative-kubeconfig-'));
+    t.after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const config = parse(readFileSync(env.cp.kubeconfig, 'utf8')) as { clusters: { cluster: Record<string, unknown> }[]; users: { user: Record<string, unknown> }[] };
+    mkdirSync(join(dir, 'pki'));
+    const toFile = (data: unknown, file: string): string => {
+      writeFileSync(join(dir, 'pki', file), Buffer.from(String(data), 'base64'));
+      return `pki/${file}`;
+    };
+    for (const entry of config.clusters) {
+      const { 'certificate-authority-data': ca, ...rest } = entry.cluster;
+      entry.cluster = { ...rest, 'certificate-authority': toFile(ca, 'ca.crt') };
+    }
+    for (const entry of config.users) {
+      const { 'client-certificate-data': cert, 'client-key-data': key, ...rest } = entry.user;
+      entry.user = { ...rest, 'client-certificate': toFile(cert, 'admin.crt'), 'client-key': toFile(key, 'admin.key') };
+    }
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, stringify(config));
+    const kube = createKube({ kubeconfig });
+    try {
+      assert.equal((await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'default' }))?.metadata?.name, 'default');
     } finally {
       await kube.close();
     }
