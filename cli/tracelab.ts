@@ -1,9 +1,16 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander';
-import { styleText } from 'node:util';
-import { createOutput } from '../core/output.ts';
+import { enableCompileCache } from 'node:module';
+import type * as commander from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
-import { NotBuiltYetError, UserError, errorMessage } from '../core/errors.ts';
+
+// First, before any other module is loaded (hence the dynamic imports below): later runs reuse
+// V8's compiled code from the cache (default: <os tmpdir>/node-compile-cache).
+enableCompileCache();
+
+const { Command, CommanderError, Option } = await import('commander');
+const { styleText } = await import('node:util');
+const { createOutput } = await import('../core/output.ts');
+const { NotBuiltYetError, UserError, errorMessage } = await import('../core/errors.ts');
 
 const program = new Command('tracelab')
   .description('Kubernetes labs for distributed tracing across a service mesh, end to end')
@@ -16,7 +23,7 @@ const program = new Command('tracelab')
   .exitOverride();
 
 /** Everything below the CLI gets its settings from here, never from argv or env. */
-export function globalOptions(command: Command): GlobalOptions {
+export function globalOptions(command: commander.Command): GlobalOptions {
   const opts = command.optsWithGlobals<{ kubeconfig?: string; context?: string; dryRun: boolean; verbose: boolean; quiet: boolean }>();
   if (opts.verbose && opts.quiet) throw new UserError('--verbose and --quiet contradict each other: pass at most one');
   return {
@@ -32,7 +39,7 @@ function planned(name: string, description: string, what: string): void {
     .command(name)
     .description(`${description} (not built yet)`)
     .allowUnknownOption()
-    .action((_options: unknown, command: Command) => {
+    .action((_options: unknown, command: commander.Command) => {
       globalOptions(command);
       throw new NotBuiltYetError(name, what);
     });

@@ -3,7 +3,7 @@ import type { GlobalOptions } from '../context.ts';
 import { UserError } from '../errors.ts';
 import type { Layer } from '../layer.ts';
 import { deployLayer } from './apply.ts';
-import { createKube, type KubeClient } from './client.ts';
+import type { KubeClient } from './client.ts';
 import { describeRef } from './objects.ts';
 import { parseDuration } from './duration.ts';
 import { writeRendered } from './render.ts';
@@ -16,6 +16,9 @@ export const defaultTimeout = '5m';
 
 /** Runs work with a client for the user's kubeconfig/context, closing its connections after. */
 export async function withKube<T>(globals: GlobalOptions, work: (kube: KubeClient) => Promise<T>): Promise<T> {
+  // Loaded here, by the commands that talk to a cluster: client-node takes ~0.5 s to import,
+  // which `--help`, `render` and `footprint` need not pay.
+  const { createKube } = await import('./client.ts');
   const kube = createKube({ kubeconfig: globals.kubeconfig, context: globals.context });
   try {
     return await work(kube);

@@ -22,6 +22,25 @@ describe('tracelab CLI', () => {
     });
   }
 
+  // client-node takes about half a second to load: only commands that talk to a cluster pay it.
+  const loadsClientNode = `import { registerHooks } from 'node:module';
+registerHooks({ resolve(specifier, context, next) {
+  if (specifier === '@kubernetes/client-node') process.stderr.write('loaded @kubernetes/client-node\\n');
+  return next(specifier, context);
+} });`;
+  for (const args of [['--help'], ['verify'], ['render', 'demo', '--help']]) {
+    it(`does not load client-node for '${args.join(' ')}'`, () => {
+      const result = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(loadsClientNode)}`, cli, ...args], { encoding: 'utf8' });
+      assert.doesNotMatch(result.stderr, /loaded @kubernetes\/client-node/);
+    });
+  }
+
+  it('loads client-node for a command that talks to a cluster', () => {
+    const result = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(loadsClientNode)}`, cli, '--kubeconfig', '/nonexistent/kubeconfig', 'teardown', 'demo'], { encoding: 'utf8' });
+    assert.match(result.stderr, /loaded @kubernetes\/client-node/);
+    assert.match(result.stderr, /kubeconfig \/nonexistent\/kubeconfig does not exist/);
+  });
+
   it('rejects an unknown command with a non-zero exit', () => {
     const result = run('frobnicate');
     assert.notEqual(result.status, 0);
