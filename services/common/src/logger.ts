@@ -28,7 +28,9 @@ const flushIntervalMs = 200;
 
 /**
  * One JSON object per line on stdout. Lines are buffered (up to 8 KiB or 200 ms) and written in
- * one syscall: a write per request line costs more CPU than the rest of the logging.
+ * one syscall: a write per request line costs more CPU than the rest of the logging. The write is
+ * synchronous (pino's default): an asynchronous one hands each 8 KiB to a libuv thread, and the
+ * hand-off cost more than the write (7.2 vs 4.7 µs CPU per line, 200k lines to a file).
  * `flushLogs()` before exiting.
  */
 export function createLogger(options: LoggerOptions): Logger {
@@ -36,7 +38,7 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.pod) base.pod = options.pod;
   if (options.namespace) base.namespace = options.namespace;
   if (options.node) base.node = options.node;
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024 }) as Destination;
+  const destination = pino.destination({ dest: 1, sync: true, minLength: 8 * 1024 }) as Destination;
   const logger = pino(
     {
       level: options.level,
