@@ -1,9 +1,19 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeClient } from './kube/client.ts';
+import type { Output } from './output.ts';
+
+/** What the deploy engine tells a layer's afterApply hook. */
+export interface AfterApplyContext {
+  /** A server-side dry run: the hook must change nothing, only say what it would do. */
+  readonly dryRun: boolean;
+  readonly output: Output;
+}
 
 /**
  * A layer is one folder of tracelab (demo, monitoring, mesh, …): a pure render of typed
  * Kubernetes objects from validated options. The deploy engine (core/kube) applies, waits,
- * prunes, diffs and tears down what a layer renders; layers never talk to the API themselves.
+ * prunes, diffs and tears down what a layer renders; layers never talk to the API themselves,
+ * except through afterApply.
  */
 export interface Layer<Options> {
   /** Short name used on the command line and as the field manager suffix (`tracelab-<name>`). */
@@ -13,4 +23,9 @@ export interface Layer<Options> {
   parseOptions(raw: Readonly<Record<string, string | undefined>>): Options;
   /** Pure: the same options always give the same objects. */
   render(options: Options): KubernetesObject[];
+  /**
+   * Runs after every apply (and prune), before the wait for the rollout, in a dry run too: for
+   * state a render must not own, e.g. a generated password the workloads wait for.
+   */
+  afterApply?(kube: KubeClient, options: Options, context: AfterApplyContext): Promise<void>;
 }

@@ -3,41 +3,17 @@ import type { GlobalOptions } from '../core/context.ts';
 import { UserError } from '../core/errors.ts';
 import { fitsBudget, formatCpu, formatFootprint, formatMemory, sumFootprints } from '../core/footprint.ts';
 import type { Layer } from '../core/layer.ts';
-import { deployLayer } from '../core/kube/apply.ts';
-import { defaultTimeout, printReport, withKube } from '../core/kube/commands.ts';
-import { parseDuration } from '../core/kube/duration.ts';
-import { isWaitedFor } from '../core/kube/readiness.ts';
+import { defaultTimeout, upLayer, withKube } from '../core/kube/commands.ts';
 import type { DeployReport } from '../core/kube/report.ts';
-import { waitForReady } from '../core/kube/wait.ts';
 import { labFootprint } from './footprint.ts';
 import { ensureGrafanaAdminPassword, readGrafanaAdminPassword } from './grafana-admin.ts';
 import { monitoringLayer, monitoringOptionDefaults, type MonitoringRawOptions } from './layer.ts';
 
 type GlobalsOf = (command: Command) => GlobalOptions;
 
-/**
- * Apply the layer, fill in the Grafana admin password if it has none yet, then wait for the
- * rollout: Grafana only starts once its Secret holds the password.
- */
-export async function deployMonitoring(globals: GlobalOptions, raw: MonitoringRawOptions, timeout: string, wait = true): Promise<DeployReport> {
-  const options = monitoringLayer.parseOptions(raw);
-  const timeoutMs = parseDuration(timeout, '--timeout');
-  const objects = monitoringLayer.render(options);
-  const { output, dryRun } = globals;
-  const report = await withKube(globals, async (kube) => {
-    const applied = await deployLayer(kube, { layer: monitoringLayer.name, objects, dryRun, timeoutMs, wait: false, output });
-    await output.step('Grafana admin password', async () => {
-      const generated = await ensureGrafanaAdminPassword(kube, { dryRun });
-      output.detail(generated ? 'generated (print it with `tracelab monitoring password`)' : 'kept the existing one');
-    });
-    const workloads = objects.filter(isWaitedFor);
-    if (!dryRun && wait) {
-      await output.step(`Wait for ${workloads.length} monitoring workloads`, () => waitForReady(kube, workloads, { timeoutMs }));
-    }
-    return applied;
-  });
-  printReport(globals, report);
-  return report;
+/** `tracelab deploy monitoring`: `up monitoring` (the layer's hook fills the Grafana password) with the flags spelled out. */
+export function deployMonitoring(globals: GlobalOptions, raw: MonitoringRawOptions, timeout: string, wait = true): Promise<DeployReport> {
+  return upLayer(globals, monitoringLayer, raw, timeout, wait);
 }
 
 function parseNodes(text: string): number {
@@ -100,7 +76,7 @@ export function registerMonitoringCommands(program: Command, globals: GlobalsOf,
     .description('print the Grafana admin user and password (kept in Secret monitoring/grafana-admin; generated first if missing)')
     .action(async (_options: unknown, command: Command) => {
       const global = globals(command);
-      // After a plain `tracelab up monitoring` the Secret has no password yet and Grafana waits for one.
+      // A layer applied from `tracelab render monitoring` files (GitOps) has an empty Secret.
       const { user, password } = await withKube(global, async (kube) => {
         await ensureGrafanaAdminPassword(kube, { dryRun: global.dryRun });
         return readGrafanaAdminPassword(kube);

@@ -2,6 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Layer } from '../core/layer.ts';
 import { UserError } from '../core/errors.ts';
 import { renderNamespace, namespaces } from './common.ts';
+import { ensureGrafanaAdminPassword } from './grafana-admin.ts';
 import { dashboardNames, type DashboardName } from './grafana-dashboards.ts';
 import { renderGrafana } from './grafana.ts';
 import { renderJaeger } from './jaeger.ts';
@@ -176,4 +177,13 @@ export const monitoringLayer: Layer<MonitoringOptions> = {
   description: 'Jaeger v2, Prometheus v3 with rules, Grafana dashboards, node-exporter and metrics-server',
   parseOptions: (raw) => parseMonitoringOptions(raw),
   render: renderMonitoring,
+  // The render leaves Grafana's admin Secret empty, so that re-applies never rotate the password;
+  // Grafana starts only once it holds one, hence before the wait.
+  async afterApply(kube, _options, { dryRun, output }) {
+    await output.step('Grafana admin password', async () => {
+      const generated = await ensureGrafanaAdminPassword(kube, { dryRun });
+      if (!generated) output.detail('kept the existing one');
+      else output.detail(dryRun ? 'would be generated' : 'generated (print it with `tracelab monitoring password`)');
+    });
+  },
 };

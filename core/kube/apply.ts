@@ -20,6 +20,8 @@ export interface DeployOptions {
   /** Wait for workloads to roll out (default true; never in a dry run). */
   readonly wait?: boolean;
   readonly output: Output;
+  /** Runs after apply and prune, before the wait, in a dry run too (a layer's afterApply hook). */
+  readonly afterApply?: (kube: KubeClient) => Promise<void>;
 }
 
 const applyContentType = 'application/apply-patch+yaml';
@@ -36,8 +38,8 @@ export async function serverSideApply(kube: KubeClient, object: KubernetesObject
 
 /**
  * Applies a layer: objects in dependency tiers (CRDs waited on until Established), each tier
- * at once; prunes what the layer applied before but no longer renders; then waits for the
- * workloads. Returns what was created, changed (with the fields), left unchanged and pruned.
+ * at once; prunes what the layer applied before but no longer renders; runs the afterApply
+ * hook; then waits for the workloads. Returns what was created, changed (with the fields), left unchanged and pruned.
  */
 export async function deployLayer(kube: KubeClient, options: DeployOptions): Promise<DeployReport> {
   const { layer, dryRun, output } = options;
@@ -88,6 +90,7 @@ export async function deployLayer(kube: KubeClient, options: DeployOptions): Pro
     });
   }
   if (!dryRun && !sameRecord(unionRecords(previous, current), current)) await recordApplySet(kube, layer, current);
+  await options.afterApply?.(kube);
 
   const workloads = desired.filter((object) => isWaitedFor(object) && object.kind !== 'CustomResourceDefinition');
   if (!dryRun && options.wait !== false && workloads.length > 0) {

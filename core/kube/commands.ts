@@ -37,12 +37,27 @@ export function printReport(globals: GlobalOptions, report: DeployReport): void 
   globals.output.info(summarize(report));
 }
 
-/** Parse, render, apply, prune and wait: `tracelab up <layer>` and `tracelab deploy demo`. */
-export async function upLayer(globals: GlobalOptions, layer: Layer<unknown>, raw: Readonly<Record<string, string | undefined>>, timeout: string, wait = true): Promise<DeployReport> {
+/**
+ * Parse, render, apply, prune, the layer's afterApply hook, wait: `tracelab up <layer>` and
+ * `tracelab deploy <layer>` alike.
+ */
+export async function upLayer<Options>(globals: GlobalOptions, layer: Layer<Options>, raw: Readonly<Record<string, string | undefined>>, timeout: string, wait = true): Promise<DeployReport> {
   const options = layer.parseOptions(raw);
   const timeoutMs = parseDuration(timeout, '--timeout');
   const objects = layer.render(options);
-  const report = await withKube(globals, (kube) => deployLayer(kube, { layer: layer.name, objects, dryRun: globals.dryRun, timeoutMs, wait, output: globals.output }));
+  const { dryRun, output } = globals;
+  const afterApply = layer.afterApply?.bind(layer);
+  const report = await withKube(globals, (kube) =>
+    deployLayer(kube, {
+      layer: layer.name,
+      objects,
+      dryRun,
+      timeoutMs,
+      wait,
+      output,
+      ...(afterApply === undefined ? {} : { afterApply: (client: KubeClient) => afterApply(client, options, { dryRun, output }) }),
+    }),
+  );
   printReport(globals, report);
   return report;
 }

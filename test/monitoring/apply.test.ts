@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import type { V1DaemonSet, V1Secret } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Deployment, V1Secret } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.ts';
 import { createKube, type KubeClient } from '../../core/kube/client.ts';
 import { count } from '../../core/kube/report.ts';
@@ -47,8 +47,11 @@ describe('deployMonitoring() on the local control plane (kwok nodes)', () => {
 
   it('changes nothing in a dry run', async (t) => {
     if (requireComponents(t, BINARIES) === undefined || !plane || !kube) return;
-    const report = await deployMonitoring({ ...globals(), dryRun: true }, raw, '1m');
+    const output = createRecordingOutput();
+    const report = await deployMonitoring({ ...globals(), dryRun: true, output }, raw, '1m');
     assert.ok(report.dryRun);
+    // The layer's afterApply hook runs in a dry run too, and only says what it would do.
+    assert.ok(output.lines.includes(' ✓ Grafana admin password') && output.lines.includes('would be generated'), output.lines.join('\n'));
     const namespaces = await plane.kubectl(['get', 'namespaces', '-o', 'name']);
     assert.doesNotMatch(namespaces, /namespace\/(monitoring|jaeger)\b/);
   });
@@ -128,19 +131,30 @@ describe('tracelab up monitoring (the generic layer path) on the local control p
     await plane?.stop();
   });
 
-  it('applies without a Grafana password; `monitoring password` generates one once and prints it', async (t) => {
+  it('rolls out like `deploy monitoring`: the password generated once, never printed; a re-run changes nothing', async (t) => {
     if (requireComponents(t, BINARIES) === undefined || !plane) return;
-    const run = (...args: string[]) => spawnSync(process.execPath, [cli, '--kubeconfig', plane?.kubeconfig ?? '', ...args], { encoding: 'utf8' });
-    const up = run('up', 'monitoring', '--no-wait');
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, '--kubeconfig', plane?.kubeconfig ?? '', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    const up = run('up', 'monitoring', '--timeout', '3m');
     assert.equal(up.status, 0, up.stderr);
+    assert.match(up.stderr, / ✓ Grafana admin password \(/);
+    assert.match(up.stderr, / ✓ Wait for .*Deployment monitoring\/grafana/);
     const kube = createKube({ kubeconfig: plane.kubeconfig });
     try {
-      await assert.rejects(readGrafanaAdminPassword(kube), /no Grafana admin password in Secret monitoring\/grafana-admin/);
-      const first = run('monitoring', 'password');
-      assert.equal(first.status, 0, first.stderr);
+      const grafana = await kube.get<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'grafana', namespace: 'monitoring' });
+      assert.equal(grafana?.status?.conditions?.find((c) => c.type === 'Available')?.status, 'True', 'Grafana is available');
       const { password } = await readGrafanaAdminPassword(kube);
-      assert.equal(first.stdout, `user: admin\npassword: ${password}\n`);
-      assert.equal(run('monitoring', 'password').stdout, first.stdout, 'asking again shows the same password');
+      assert.ok(password.length >= 24, 'a generated password of 24+ characters');
+      assert.ok(!(up.stdout + up.stderr).includes(password), 'up never prints the password');
+
+      const again = run('up', 'monitoring', '--timeout', '3m');
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(again.stderr, /monitoring: 0 created, 0 changed, \d+ unchanged, 0 pruned/);
+      assert.deepEqual(await readGrafanaAdminPassword(kube), { user: 'admin', password }, 'the re-run keeps the password');
+      assert.ok(!(again.stdout + again.stderr).includes(password), 'nor does the re-run print it');
+
+      const shown = run('monitoring', 'password');
+      assert.equal(shown.status, 0, shown.stderr);
+      assert.equal(shown.stdout, `user: admin\npassword: ${password}\n`);
     } finally {
       await kube.close();
     }
