@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are classes without behaviour; manifests are plain objects typed by them. */
-import type { KubernetesObject, V1ConfigMap, V1Deployment, V1EnvVar, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ConfigMap, V1EnvVar, V1Secret, V1Service } from '@kubernetes/client-node';
 import {
   componentResources,
   configHash,
@@ -11,6 +11,7 @@ import {
   resourceRequirements,
   restrictedPodSecurity,
   selectorFor,
+  singletonDeployment,
 } from './common.ts';
 import { datasourceUids, renderDashboard, type DashboardName } from './grafana-dashboards.ts';
 import { prometheusPort } from './prometheus.ts';
@@ -142,55 +143,41 @@ export function renderGrafana(options: GrafanaOptions): KubernetesObject[] {
     { name: 'GF_PATHS_DATA', value: '/var/lib/grafana' },
     { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
   ];
-  const deployment: V1Deployment = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: app, namespace, labels },
-    spec: {
-      replicas: 1,
-      // SQLite in an emptyDir: one replica; state is the provisioning, rebuilt on every start.
-      strategy: { type: 'Recreate' },
-      selector: { matchLabels: selectorFor(app) },
-      template: {
-        metadata: {
-          labels,
-          annotations: {
-            'prometheus.io/scrape': 'true',
-            'prometheus.io/port': String(grafanaPort),
-            'tracelab.dev/config-hash': configHash(...Object.values(provisioning.data ?? {}), ...Object.values(dashboards.data ?? {})),
-          },
-        },
-        spec: {
-          automountServiceAccountToken: false,
-          securityContext: restrictedPodSecurity(472),
-          containers: [
-            hardenedContainer({
-              name: app,
-              image: images.grafana,
-              env,
-              ports: [{ name: 'http', containerPort: grafanaPort }],
-              readinessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 5 },
-              livenessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 15, failureThreshold: 6 },
-              resources: resourceRequirements(componentResources.grafana),
-              volumeMounts: [
-                { name: 'provisioning', mountPath: '/etc/grafana/provisioning/datasources/datasources.yaml', subPath: 'datasources.yaml', readOnly: true },
-                { name: 'provisioning', mountPath: '/etc/grafana/provisioning/dashboards/dashboards.yaml', subPath: 'dashboards.yaml', readOnly: true },
-                { name: 'dashboards', mountPath: dashboardsPath, readOnly: true },
-                { name: 'data', mountPath: '/var/lib/grafana' },
-                { name: 'tmp', mountPath: '/tmp' },
-              ],
-            }),
+  const deployment = singletonDeployment({
+    app,
+    namespace,
+    labels,
+    metrics: { port: grafanaPort },
+    configHash: configHash(...Object.values(provisioning.data ?? {}), ...Object.values(dashboards.data ?? {})),
+    podSpec: {
+      automountServiceAccountToken: false,
+      securityContext: restrictedPodSecurity(472),
+      containers: [
+        hardenedContainer({
+          name: app,
+          image: images.grafana,
+          env,
+          ports: [{ name: 'http', containerPort: grafanaPort }],
+          readinessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 5 },
+          livenessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 15, failureThreshold: 6 },
+          resources: resourceRequirements(componentResources.grafana),
+          volumeMounts: [
+            { name: 'provisioning', mountPath: '/etc/grafana/provisioning/datasources/datasources.yaml', subPath: 'datasources.yaml', readOnly: true },
+            { name: 'provisioning', mountPath: '/etc/grafana/provisioning/dashboards/dashboards.yaml', subPath: 'dashboards.yaml', readOnly: true },
+            { name: 'dashboards', mountPath: dashboardsPath, readOnly: true },
+            { name: 'data', mountPath: '/var/lib/grafana' },
+            { name: 'tmp', mountPath: '/tmp' },
           ],
-          volumes: [
-            { name: 'provisioning', configMap: { name: 'grafana-provisioning' } },
-            { name: 'dashboards', configMap: { name: 'grafana-dashboards' } },
-            { name: 'data', emptyDir: { sizeLimit: '512Mi' } },
-            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-          ],
-        },
-      },
+        }),
+      ],
+      volumes: [
+        { name: 'provisioning', configMap: { name: 'grafana-provisioning' } },
+        { name: 'dashboards', configMap: { name: 'grafana-dashboards' } },
+        { name: 'data', emptyDir: { sizeLimit: '512Mi' } },
+        { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+      ],
     },
-  };
+  });
   const service: V1Service = {
     apiVersion: 'v1',
     kind: 'Service',

@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are classes without behaviour; manifests are plain objects typed by them. */
-import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ConfigMap, V1Service } from '@kubernetes/client-node';
 import {
   componentResources,
   configHash,
@@ -12,6 +12,7 @@ import {
   resourceRequirements,
   restrictedPodSecurity,
   selectorFor,
+  singletonDeployment,
 } from './common.ts';
 
 /** The listening ports of Jaeger; the cluster uses the defaults, local tests pass free ports. */
@@ -106,59 +107,43 @@ export function renderJaeger(options: JaegerOptions): KubernetesObject[] {
     metadata: { name: 'jaeger-config', namespace, labels },
     data: { 'config.yaml': renderJaegerConfigYaml({ maxTraces: options.maxTraces }) },
   };
-  const deployment: V1Deployment = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'jaeger', namespace, labels },
-    spec: {
-      // Memory storage lives in one process: a second replica would split the traces.
-      replicas: 1,
-      strategy: { type: 'Recreate' },
-      selector: { matchLabels: selectorFor(app) },
-      template: {
-        metadata: {
-          labels,
-          annotations: {
-            'prometheus.io/scrape': 'true',
-            'prometheus.io/port': String(ports.metrics),
-            'prometheus.io/path': '/metrics',
-            // Restart the pod when the rendered config changes.
-            'tracelab.dev/config-hash': configHash(configMap.data?.['config.yaml'] ?? ''),
-          },
-        },
-        spec: {
-          automountServiceAccountToken: false,
-          securityContext: restrictedPodSecurity(),
-          containers: [
-            hardenedContainer({
-              name: 'jaeger',
-              image: images.jaeger,
-              args: ['--config', '/etc/jaeger/config.yaml'],
-              ports: [
-                { name: 'otlp-grpc', containerPort: ports.otlpGrpc },
-                { name: 'otlp-http', containerPort: ports.otlpHttp },
-                { name: 'http-query', containerPort: ports.queryHttp },
-                { name: 'grpc-query', containerPort: ports.queryGrpc },
-                { name: 'health', containerPort: ports.health },
-                { name: 'metrics', containerPort: ports.metrics },
-              ],
-              readinessProbe: { httpGet: { path: '/status', port: 'health' }, periodSeconds: 5 },
-              livenessProbe: { httpGet: { path: '/status', port: 'health' }, periodSeconds: 15, failureThreshold: 4 },
-              resources: resourceRequirements(componentResources.jaeger),
-              volumeMounts: [
-                { name: 'config', mountPath: '/etc/jaeger', readOnly: true },
-                { name: 'tmp', mountPath: '/tmp' },
-              ],
-            }),
+  const deployment = singletonDeployment({
+    app,
+    namespace,
+    labels,
+    metrics: { port: ports.metrics },
+    configHash: configHash(configMap.data?.['config.yaml'] ?? ''),
+    podSpec: {
+      automountServiceAccountToken: false,
+      securityContext: restrictedPodSecurity(),
+      containers: [
+        hardenedContainer({
+          name: 'jaeger',
+          image: images.jaeger,
+          args: ['--config', '/etc/jaeger/config.yaml'],
+          ports: [
+            { name: 'otlp-grpc', containerPort: ports.otlpGrpc },
+            { name: 'otlp-http', containerPort: ports.otlpHttp },
+            { name: 'http-query', containerPort: ports.queryHttp },
+            { name: 'grpc-query', containerPort: ports.queryGrpc },
+            { name: 'health', containerPort: ports.health },
+            { name: 'metrics', containerPort: ports.metrics },
           ],
-          volumes: [
-            { name: 'config', configMap: { name: 'jaeger-config' } },
-            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+          readinessProbe: { httpGet: { path: '/status', port: 'health' }, periodSeconds: 5 },
+          livenessProbe: { httpGet: { path: '/status', port: 'health' }, periodSeconds: 15, failureThreshold: 4 },
+          resources: resourceRequirements(componentResources.jaeger),
+          volumeMounts: [
+            { name: 'config', mountPath: '/etc/jaeger', readOnly: true },
+            { name: 'tmp', mountPath: '/tmp' },
           ],
-        },
-      },
+        }),
+      ],
+      volumes: [
+        { name: 'config', configMap: { name: 'jaeger-config' } },
+        { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+      ],
     },
-  };
+  });
   const collector: V1Service = {
     apiVersion: 'v1',
     kind: 'Service',

@@ -4,7 +4,7 @@ import type {
   V1ClusterRole,
   V1ClusterRoleBinding,
   V1ConfigMap,
-  V1Deployment,
+ 
   V1Service,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -18,6 +18,7 @@ import {
   resourceRequirements,
   restrictedPodSecurity,
   selectorFor,
+  singletonDeployment,
 } from './common.ts';
 import { prometheusYaml, renderPrometheusConfig, type KubeletTls } from './prometheus-config.ts';
 import { renderRuleFiles } from './prometheus-rules.ts';
@@ -72,56 +73,43 @@ export function renderPrometheus(options: PrometheusOptions): KubernetesObject[]
   // The TSDB lives in an emptyDir: a lab keeps hours of data, not history. Size-based retention
   // stays below the volume limit so the kubelet never evicts the pod for filling it.
   const volumeLimitMi = Math.ceil((options.retentionSizeBytes * 1.5) / 2 ** 20) + 256;
-  const deployment: V1Deployment = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: app, namespace, labels },
-    spec: {
-      replicas: 1,
-      strategy: { type: 'Recreate' },
-      selector: { matchLabels: selectorFor(app) },
-      template: {
-        metadata: {
-          labels,
-          annotations: {
-            'prometheus.io/scrape': 'true',
-            'prometheus.io/port': String(prometheusPort),
-            'tracelab.dev/config-hash': configHash(configYaml, ...Object.values(ruleFiles)),
-          },
-        },
-        spec: {
-          serviceAccountName: app,
-          securityContext: restrictedPodSecurity(),
-          containers: [
-            hardenedContainer({
-              name: app,
-              image: images.prometheus,
-              args: [
-                '--config.file=/etc/prometheus/config/prometheus.yml',
-                '--storage.tsdb.path=/prometheus',
-                '--enable-feature=exemplar-storage',
-                `--web.listen-address=:${prometheusPort}`,
-              ],
-              ports: [{ name: 'http', containerPort: prometheusPort }],
-              readinessProbe: { httpGet: { path: '/-/ready', port: 'http' }, periodSeconds: 5 },
-              livenessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
-              resources: resourceRequirements(componentResources.prometheus),
-              volumeMounts: [
-                { name: 'config', mountPath: '/etc/prometheus/config', readOnly: true },
-                { name: 'rules', mountPath: '/etc/prometheus/rules', readOnly: true },
-                { name: 'data', mountPath: '/prometheus' },
-              ],
-            }),
+  const deployment = singletonDeployment({
+    app,
+    namespace,
+    labels,
+    metrics: { port: prometheusPort },
+    configHash: configHash(configYaml, ...Object.values(ruleFiles)),
+    podSpec: {
+      serviceAccountName: app,
+      securityContext: restrictedPodSecurity(),
+      containers: [
+        hardenedContainer({
+          name: app,
+          image: images.prometheus,
+          args: [
+            '--config.file=/etc/prometheus/config/prometheus.yml',
+            '--storage.tsdb.path=/prometheus',
+            '--enable-feature=exemplar-storage',
+            `--web.listen-address=:${prometheusPort}`,
           ],
-          volumes: [
-            { name: 'config', configMap: { name: 'prometheus-config' } },
-            { name: 'rules', configMap: { name: 'prometheus-rules' } },
-            { name: 'data', emptyDir: { sizeLimit: `${volumeLimitMi}Mi` } },
+          ports: [{ name: 'http', containerPort: prometheusPort }],
+          readinessProbe: { httpGet: { path: '/-/ready', port: 'http' }, periodSeconds: 5 },
+          livenessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
+          resources: resourceRequirements(componentResources.prometheus),
+          volumeMounts: [
+            { name: 'config', mountPath: '/etc/prometheus/config', readOnly: true },
+            { name: 'rules', mountPath: '/etc/prometheus/rules', readOnly: true },
+            { name: 'data', mountPath: '/prometheus' },
           ],
-        },
-      },
+        }),
+      ],
+      volumes: [
+        { name: 'config', configMap: { name: 'prometheus-config' } },
+        { name: 'rules', configMap: { name: 'prometheus-rules' } },
+        { name: 'data', emptyDir: { sizeLimit: `${volumeLimitMi}Mi` } },
+      ],
     },
-  };
+  });
   const service: V1Service = {
     apiVersion: 'v1',
     kind: 'Service',
