@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are classes without behaviour; manifests are plain objects typed by them. */
 // npm run bench:monitoring — are the monitoring layer's requests honest? Real Prometheus (the
 // Deployment's flags, the rendered config and rules) and real Jaeger (the rendered config) take
 // the real frontend and backend under autocannon load; their resident memory and CPU are sampled
@@ -8,16 +7,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { V1Deployment } from '@kubernetes/client-node';
-import { componentPath, freePort, freePorts, waitForHttp } from '../testenv/components.ts';
+import { freePorts } from '../testenv/components.ts';
 import { startJaeger } from '../testenv/jaeger.ts';
-import { startProcess } from '../testenv/processes.ts';
+import { startPrometheus } from '../testenv/prometheus.ts';
 import { parseMemory } from '../core/footprint.ts';
 import { componentResources } from '../monitoring/common.ts';
 import { renderJaegerConfigYaml } from '../monitoring/jaeger.ts';
 import { parseMonitoringOptions } from '../monitoring/layer.ts';
 import { prometheusYaml, renderPrometheusConfig } from '../monitoring/prometheus-config.ts';
-import { renderPrometheus } from '../monitoring/prometheus.ts';
+import { prometheusFeatureArgs } from '../monitoring/prometheus.ts';
 import { renderRuleFiles } from '../monitoring/prometheus-rules.ts';
 import { exportTo, startService } from '../test/services/harness.ts';
 import { runLoad } from '../test/services/load.ts';
@@ -61,18 +59,8 @@ async function main(): Promise<void> {
     for (const [name, text] of Object.entries(renderRuleFiles())) writeFileSync(path.join(dir, 'rules', name), text);
     const rendered = renderPrometheusConfig({ ...options, nodeExporterNamespace: 'monitoring', rulesGlob: path.join(dir, 'rules', '*.yaml') });
     const pods = { job_name: 'kubernetes-pods', static_configs: [{ targets: [`127.0.0.1:${frontend.port}`, `127.0.0.1:${backend.port}`], labels: { namespace: 'tracelab-demo' } }] };
-    writeFileSync(path.join(dir, 'prometheus.yml'), prometheusYaml({ ...rendered, scrape_configs: [pods] }));
-    const deployment = renderPrometheus(options).find((object) => object.kind === 'Deployment') as V1Deployment;
-    const port = await freePort();
-    const args = (deployment.spec?.template.spec?.containers[0]?.args ?? []).map((arg) => {
-      if (arg.startsWith('--config.file=')) return `--config.file=${path.join(dir, 'prometheus.yml')}`;
-      if (arg.startsWith('--storage.tsdb.path=')) return `--storage.tsdb.path=${path.join(dir, 'data')}`;
-      if (arg.startsWith('--web.listen-address=')) return `--web.listen-address=127.0.0.1:${port}`;
-      return arg;
-    });
-    const prometheus = startProcess({ name: 'prometheus', command: componentPath('prometheus'), args, logFile: path.join(dir, 'prometheus.log') });
+    const prometheus = await startPrometheus({ configYaml: prometheusYaml({ ...rendered, scrape_configs: [pods] }), extraArgs: prometheusFeatureArgs });
     stops.push(() => prometheus.stop());
-    await waitForHttp(`http://127.0.0.1:${port}/-/ready`, { what: 'Prometheus', abortIf: () => prometheus.exitStatus() });
 
     const startSamples = { prometheus: sample(prometheus.pid), jaeger: sample(jaeger.pid) };
     const peak = { prometheus: startSamples.prometheus.rssBytes, jaeger: startSamples.jaeger.rssBytes };

@@ -33,6 +33,8 @@ export interface PrometheusOptions {
 
 const app = 'prometheus';
 export const prometheusPort = 9090;
+/** Flags beyond paths and addresses; local tests start the real Prometheus with the same ones. */
+export const prometheusFeatureArgs = ['--enable-feature=exemplar-storage'] as const;
 
 export function renderPrometheus(options: PrometheusOptions): KubernetesObject[] {
   const namespace = namespaces.monitoring;
@@ -89,8 +91,8 @@ export function renderPrometheus(options: PrometheusOptions): KubernetesObject[]
           args: [
             '--config.file=/etc/prometheus/config/prometheus.yml',
             '--storage.tsdb.path=/prometheus',
-            '--enable-feature=exemplar-storage',
             `--web.listen-address=:${prometheusPort}`,
+            ...prometheusFeatureArgs,
           ],
           ports: [{ name: 'http', containerPort: prometheusPort }],
           readinessProbe: { httpGet: { path: '/-/ready', port: 'http' }, periodSeconds: 5 },

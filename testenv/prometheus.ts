@@ -41,6 +41,8 @@ export interface StartPrometheusOptions {
   ruleFiles?: string[];
   /** scrape_interval and evaluation_interval of the generated config. @default '1s' */
   interval?: string;
+  /** More flags after the generated ones, e.g. the deployed Prometheus' feature flags. */
+  extraArgs?: readonly string[];
   /** @default 30000 */
   startDeadlineMs?: number;
 }
@@ -67,6 +69,7 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--web.enable-lifecycle',
+      ...(options.extraArgs ?? []),
     ],
     logFile: path.join(dir, 'prometheus.log'),
   });

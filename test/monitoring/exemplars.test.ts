@@ -1,16 +1,11 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are classes without behaviour; manifests are plain objects typed by them. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { V1Deployment } from '@kubernetes/client-node';
-import { componentPath, freePort, isBuilt, requireComponents, waitFor, waitForHttp } from '../../testenv/components.ts';
+import { isBuilt, requireComponents, waitFor } from '../../testenv/components.ts';
 import { startJaeger, type JaegerHandle } from '../../testenv/jaeger.ts';
-import { startProcess, type ManagedProcess } from '../../testenv/processes.ts';
+import { startPrometheus, type PrometheusHandle } from '../../testenv/prometheus.ts';
 import { parseMonitoringOptions } from '../../monitoring/layer.ts';
 import { prometheusYaml, renderPrometheusConfig } from '../../monitoring/prometheus-config.ts';
-import { renderPrometheus } from '../../monitoring/prometheus.ts';
+import { prometheusFeatureArgs } from '../../monitoring/prometheus.ts';
 import { requestMetric } from '../../monitoring/prometheus-rules.ts';
 import { exportTo, startService, type RunningService } from '../services/harness.ts';
 import { runLoad } from '../services/load.ts';
@@ -25,8 +20,7 @@ interface ExemplarSeries {
  * own flags, so exemplar storage is on) holds exemplars whose trace_id Jaeger knows.
  */
 describe('exemplars from the real services, through Prometheus, to a trace in Jaeger', () => {
-  let dir = '';
-  let prometheus: ManagedProcess | undefined;
+  let prometheus: PrometheusHandle | undefined;
   let prometheusUrl = '';
   let jaeger: JaegerHandle | undefined;
   let backend: RunningService | undefined;
@@ -34,31 +28,21 @@ describe('exemplars from the real services, through Prometheus, to a trace in Ja
 
   before(async () => {
     if (!isBuilt('prometheus') || !isBuilt('jaeger')) return;
-    dir = mkdtempSync(path.join(tmpdir(), 'tracelab-exemplars-'));
     jaeger = await startJaeger();
     backend = await startService('backend', { env: exportTo(jaeger.otlpHttpUrl) });
     frontend = await startService('frontend', { env: { ...exportTo(jaeger.otlpHttpUrl), BACKEND_URL: backend.url } });
 
     const options = parseMonitoringOptions({});
-    const rendered = renderPrometheusConfig({ ...options, nodeExporterNamespace: 'monitoring', rulesGlob: path.join(dir, 'none-*.yaml') });
+    const rendered = renderPrometheusConfig({ ...options, nodeExporterNamespace: 'monitoring' });
     const config = {
       ...rendered,
+      rule_files: [],
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
       scrape_configs: [{ job_name: 'kubernetes-pods', static_configs: [{ targets: [`127.0.0.1:${frontend.port}`, `127.0.0.1:${backend.port}`] }] }],
     };
-    writeFileSync(path.join(dir, 'prometheus.yml'), prometheusYaml(config));
-    const deployment = renderPrometheus(options).find((object) => object.kind === 'Deployment') as V1Deployment;
-    const port = await freePort();
-    const args = (deployment.spec?.template.spec?.containers[0]?.args ?? []).map((arg) => {
-      if (arg.startsWith('--config.file=')) return `--config.file=${path.join(dir, 'prometheus.yml')}`;
-      if (arg.startsWith('--storage.tsdb.path=')) return `--storage.tsdb.path=${path.join(dir, 'data')}`;
-      if (arg.startsWith('--web.listen-address=')) return `--web.listen-address=127.0.0.1:${port}`;
-      return arg;
-    });
-    prometheus = startProcess({ name: 'prometheus', command: componentPath('prometheus'), args, logFile: path.join(dir, 'prometheus.log') });
-    prometheusUrl = `http://127.0.0.1:${port}`;
-    const proc = prometheus;
-    await waitForHttp(`${prometheusUrl}/-/ready`, { what: 'Prometheus with the Deployment flags', abortIf: () => proc.exitStatus() });
+    // The deployed Prometheus' own flags, so exemplar storage is on exactly as in the cluster.
+    prometheus = await startPrometheus({ configYaml: prometheusYaml(config), extraArgs: prometheusFeatureArgs });
+    prometheusUrl = prometheus.url;
     await runLoad({ url: `${frontend.url}/api/hello`, connections: 2, duration: 4 });
   });
 
@@ -67,7 +51,6 @@ describe('exemplars from the real services, through Prometheus, to a trace in Ja
     await frontend?.stop();
     await backend?.stop();
     await jaeger?.stop();
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
   it('stores trace_id exemplars on the request histogram, and Jaeger has those traces', async (t) => {

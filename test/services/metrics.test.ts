@@ -1,51 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { stringify } from 'yaml';
-import { componentPath, freePort, requireComponents, waitFor, waitForHttp } from '../../testenv/components.ts';
+import { requireComponents, waitFor } from '../../testenv/components.ts';
 import { startJaeger } from '../../testenv/jaeger.ts';
 import { startPrometheus } from '../../testenv/prometheus.ts';
-import { startProcess } from '../../testenv/processes.ts';
-import { exportTo, startService, stopWithin } from './harness.ts';
+import { prometheusFeatureArgs } from '../../monitoring/prometheus.ts';
+import { exportTo, startService } from './harness.ts';
 import type { RunningService } from './harness.ts';
 
 interface ExemplarSeries {
   seriesLabels: Record<string, string>;
   exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
-}
-
-/**
- * Prometheus with exemplar storage on (a feature flag, so not startPrometheus()'s generated
- * command line). Same binary and loopback-only setup.
- */
-async function startPrometheusWithExemplars(targets: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tracelab-prometheus-exemplars-'));
-  const configFile = path.join(dir, 'prometheus.yml');
-  writeFileSync(configFile, stringify({
-    global: { scrape_interval: '1s' },
-    scrape_configs: [{ job_name: 'tracelab-services', static_configs: [{ targets }] }],
-  }));
-  const port = await freePort();
-  const proc = startProcess({
-    name: 'prometheus',
-    command: componentPath('prometheus'),
-    args: [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--enable-feature=exemplar-storage'],
-    logFile: path.join(dir, 'prometheus.log'),
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async (): Promise<void> => {
-    await stopWithin(proc, 5_000);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitForHttp(`${url}/-/ready`, { what: 'Prometheus (exemplar storage) to be ready', abortIf: () => proc.exitStatus() });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, stop };
 }
 
 async function drive(frontend: RunningService, requests: number): Promise<string[]> {
@@ -65,8 +29,8 @@ describe('RED metrics scraped by a real Prometheus', () => {
     const backend = await startService('backend', { env: exportTo(jaeger.otlpHttpUrl) });
     const frontend = await startService('frontend', { env: { ...exportTo(jaeger.otlpHttpUrl), BACKEND_URL: backend.url } });
     const targets = [`127.0.0.1:${frontend.port}`, `127.0.0.1:${backend.port}`];
-    const prometheus = await startPrometheus({ scrapeTargets: targets });
-    const exemplarStore = await startPrometheusWithExemplars(targets);
+    // Exemplar storage is a feature flag: the deployed Prometheus' flags turn it on.
+    const prometheus = await startPrometheus({ scrapeTargets: targets, extraArgs: prometheusFeatureArgs });
     try {
       const traceIds = new Set(await drive(frontend, 30));
 
@@ -93,7 +57,7 @@ describe('RED metrics scraped by a real Prometheus', () => {
       const exemplars = await waitFor('exemplars of the frontend histogram', async () => {
         const now = Date.now() / 1000;
         const params = new URLSearchParams({ query: 'tracelab_http_request_duration_seconds_bucket{service="frontend"}', start: String(now - 300), end: String(now + 60) });
-        const body = (await (await fetch(`${exemplarStore.url}/api/v1/query_exemplars?${params.toString()}`)).json()) as { data?: ExemplarSeries[] };
+        const body = (await (await fetch(`${prometheus.url}/api/v1/query_exemplars?${params.toString()}`)).json()) as { data?: ExemplarSeries[] };
         const found = (body.data ?? []).flatMap((series) => series.exemplars);
         return found.length > 0 ? found : undefined;
       });
@@ -102,7 +66,6 @@ describe('RED metrics scraped by a real Prometheus', () => {
       const trace = await jaeger.waitForTrace(traceId, { minSpans: 5 });
       assert.deepEqual(new Set(Object.values(trace.processes).map((p) => p.serviceName)), new Set(['frontend', 'backend']));
     } finally {
-      await exemplarStore.stop();
       await prometheus.stop();
       await frontend.stop();
       await backend.stop();
