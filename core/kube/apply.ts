@@ -4,7 +4,7 @@ import type { Output } from '../output.ts';
 import { applySetId, applySetNamespace, applySetParentName, partOfLabel, readRecord, recordOf, renderApplySetParent, unionRecords, type ApplySetRecord } from './applyset.ts';
 import type { KubeClient, ObjectRef } from './client.ts';
 import { diffObjects } from './diff.ts';
-import { applyTier, applyTiers, assertUnique, customResourceTier, describeRef, fieldManagerFor, groupKindOf, keyOf, refOf, sortForApply, withLayerLabels } from './objects.ts';
+import { applyTier, applyTiers, assertUnique, describeRef, fieldManagerFor, groupKindOf, keyOf, refOf, sortForApply, withLayerLabels } from './objects.ts';
 import { isNotFound } from './errors.ts';
 import { isWaitedFor } from './readiness.ts';
 import { explainKubeError, type DeployReport, type Outcome } from './report.ts';
@@ -210,4 +210,3 @@ async function guard<T>(operation: string, ref: ObjectRef | undefined, work: () 
   }
 }
 
-export { customResourceTier };

@@ -80,8 +80,6 @@ export async function watchObject(
 
 export interface WaitOptions {
   readonly timeoutMs: number;
-  /** Called when an object becomes ready, for progress output. */
-  readonly onReady?: (ref: ObjectRef, readiness: Readiness) => void;
 }
 
 /**
@@ -108,7 +106,6 @@ export async function waitForReady(kube: KubeClient, objects: readonly Kubernete
               const readiness = readinessOf(live);
               last.set(describeRef(ref), readiness);
               if (readiness.failed === true) throw new RolloutFailed(readiness);
-              if (readiness.ready) options.onReady?.(ref, readiness);
               return readiness.ready;
             },
             deadline.signal,
