@@ -38,7 +38,7 @@ const prometheusUrl = `http://prometheus.${namespaces.monitoring}.svc.cluster.lo
  * Grafana datasource provisioning. `$$` escapes Grafana's environment interpolation of
  * provisioning files, so `$__tags` reaches the trace-to-metrics query literally.
  */
-export function renderDatasources(urls: { prometheus: string; jaeger: string } = { prometheus: prometheusUrl, jaeger: jaegerQueryUrl }): Record<string, unknown> {
+export function renderDatasources(): Record<string, unknown> {
   return {
     apiVersion: 1,
     datasources: [
@@ -47,7 +47,7 @@ export function renderDatasources(urls: { prometheus: string; jaeger: string } =
         type: 'prometheus',
         uid: datasourceUids.prometheus,
         access: 'proxy',
-        url: urls.prometheus,
+        url: prometheusUrl,
         isDefault: true,
         editable: false,
         jsonData: {
@@ -61,7 +61,7 @@ export function renderDatasources(urls: { prometheus: string; jaeger: string } =
         type: 'jaeger',
         uid: datasourceUids.jaeger,
         access: 'proxy',
-        url: urls.jaeger,
+        url: jaegerQueryUrl,
         editable: false,
         jsonData: {
           tracesToMetrics: {
