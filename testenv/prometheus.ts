@@ -35,12 +35,8 @@ export interface PrometheusHandle {
 export interface StartPrometheusOptions {
   /** host:port targets scraped as job "test" at /metrics every second. */
   scrapeTargets?: string[];
-  /** A whole prometheus.yml instead of the generated one (ruleFiles are then added to it if given). */
+  /** A whole prometheus.yml instead of the generated one. */
   configYaml?: string;
-  /** Rule files as absolute paths. */
-  ruleFiles?: string[];
-  /** scrape_interval and evaluation_interval of the generated config. @default '1s' */
-  interval?: string;
   /** More flags after the generated ones, e.g. the deployed Prometheus' feature flags. */
   extraArgs?: readonly string[];
   /** @default 30000 */
@@ -54,11 +50,7 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'tracelab-prometheus-'));
   const configFile = path.join(dir, 'prometheus.yml');
-  let config = options.configYaml ?? renderPrometheusConfig({ scrapeTargets: options.scrapeTargets ?? [], interval: options.interval ?? '1s' });
-  if (options.ruleFiles !== undefined && options.ruleFiles.length > 0) {
-    config += `\n${stringify({ rule_files: options.ruleFiles })}`;
-  }
-  writeFileSync(configFile, config);
+  writeFileSync(configFile, options.configYaml ?? renderPrometheusConfig({ scrapeTargets: options.scrapeTargets ?? [], interval: '1s' }));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = startProcess({
@@ -145,7 +137,7 @@ export interface PromtoolResult {
 }
 
 /** Run the cached promtool (e.g. ['check', 'rules', file]); never throws on a non-zero exit. */
-export function promtool(args: readonly string[], options: { stdin?: string } = {}): Promise<PromtoolResult> {
+export function promtool(args: readonly string[]): Promise<PromtoolResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(componentPath('promtool'), args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err !== null && typeof err.code !== 'number') {
@@ -154,7 +146,6 @@ export function promtool(args: readonly string[], options: { stdin?: string } = 
       }
       resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr });
     });
-    if (options.stdin !== undefined) child.stdin?.end(options.stdin);
-    else child.stdin?.end();
+    child.stdin?.end();
   });
 }
