@@ -28,9 +28,11 @@ registerHooks({ resolve(specifier, context, next) {
   if (specifier === '@kubernetes/client-node') process.stderr.write('loaded @kubernetes/client-node\\n');
   return next(specifier, context);
 } });`;
-  for (const args of [['--help'], ['verify'], ['render', 'demo', '--help']]) {
+  for (const [args, status] of [[['--help'], 0], [['verify'], 3], [['render', 'demo', '--help'], 0]] as const) {
     it(`does not load client-node for '${args.join(' ')}'`, () => {
       const result = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(loadsClientNode)}`, cli, ...args], { encoding: 'utf8' });
+      // The command ran to its usual end: a CLI that crashed early would load nothing either.
+      assert.equal(result.status, status, result.stderr);
       assert.doesNotMatch(result.stderr, /loaded @kubernetes\/client-node/);
     });
   }
