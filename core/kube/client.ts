@@ -102,7 +102,9 @@ export function loadKubeConfig(kubeconfig: string | undefined, context: string |
     }
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`cannot read kubeconfig ${files.join(delimiter) || '~/.kube/config'}: ${innermostMessage(err)}`, { cause: err });
+    // First line only: a YAML error goes on to quote the file around the bad line, credentials included.
+    const reason = innermostMessage(err).split('\n')[0] ?? '';
+    throw new UserError(`cannot read kubeconfig ${files.join(delimiter) || '~/.kube/config'}: ${reason} — fix the file or pass another with --kubeconfig`, { cause: err });
   }
   if (context !== undefined) {
     if (config.getContextObject(context) === null) {

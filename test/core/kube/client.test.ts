@@ -57,6 +57,19 @@ describe('loadKubeConfig()', () => {
     assert.equal(loadKubeConfig([first, second].join(delimiter), 'staging').getCurrentCluster()?.server, 'https://127.0.0.1:2');
   });
 
+  it('names a malformed kubeconfig in one line that quotes none of its credentials', () => {
+    const file = join(dir, 'malformed');
+    writeFileSync(file, 'apiVersion: v1\nusers:\n- name: lab\n  user:\n    token: secret-token-123\n   bad: indent\n');
+    assert.throws(
+      () => loadKubeConfig(file, undefined),
+      (err: unknown) =>
+        err instanceof Error &&
+        err.message.startsWith(`cannot read kubeconfig ${file}: bad indentation`) &&
+        !err.message.includes('\n') &&
+        !err.message.includes('secret-token-123'),
+    );
+  });
+
   it('reads certificate paths relative to the kubeconfig file', () => {
     mkdirSync(join(dir, 'relative', 'pki'), { recursive: true });
     writeFileSync(join(dir, 'relative', 'pki', 'ca.crt'), 'ca');
