@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { UserError } from '../core/errors.ts';
 import type { KubeClient } from '../core/kube/client.ts';
+import { explainKubeError } from '../core/kube/report.ts';
 import { grafanaAdminSecret } from './grafana.ts';
 
 /** Its own field manager: the layer's re-applies never own, change or remove the password. */
@@ -9,6 +10,15 @@ export const passwordFieldManager = 'tracelab-grafana-admin';
 export const grafanaAdminUser = 'admin';
 
 const secretRef = { apiVersion: 'v1', kind: 'Secret', name: grafanaAdminSecret.name, namespace: grafanaAdminSecret.namespace } as const;
+
+/** API failures as the deploy engine reports them: one line naming the Secret, the cause and the fix. */
+async function onSecret<T>(operation: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw explainKubeError(operation, secretRef, err);
+  }
+}
 
 /** 32 URL-safe characters from 24 random bytes. */
 export function generatePassword(): string {
@@ -25,15 +35,14 @@ function decoded(secret: V1Secret | undefined, key: string): string | undefined 
  * whether it generated one. The password is never printed here.
  */
 export async function ensureGrafanaAdminPassword(kube: KubeClient, options: { dryRun: boolean }): Promise<boolean> {
-  const live = await kube.get<V1Secret>(secretRef);
+  const live = await onSecret('read', () => kube.get<V1Secret>(secretRef));
   if (live === undefined) {
     if (options.dryRun) return true;
     throw new UserError(`Secret ${secretRef.namespace}/${secretRef.name} does not exist: apply the monitoring layer first (tracelab deploy monitoring)`);
   }
   if (decoded(live, grafanaAdminSecret.passwordKey) !== undefined) return false;
   if (options.dryRun) return true;
-  const path = await kube.path(secretRef);
-  await kube.request('PATCH', path, {
+  await onSecret('fill in the generated password of', async () => kube.request('PATCH', await kube.path(secretRef), {
     query: { fieldManager: passwordFieldManager, fieldValidation: 'Strict' },
     contentType: 'application/apply-patch+yaml',
     body: {
@@ -45,12 +54,12 @@ export async function ensureGrafanaAdminPassword(kube: KubeClient, options: { dr
         [grafanaAdminSecret.passwordKey]: Buffer.from(generatePassword()).toString('base64'),
       },
     },
-  });
+  }));
   return true;
 }
 
 export async function readGrafanaAdminPassword(kube: KubeClient): Promise<{ user: string; password: string }> {
-  const live = await kube.get<V1Secret>(secretRef);
+  const live = await onSecret('read', () => kube.get<V1Secret>(secretRef));
   const password = decoded(live, grafanaAdminSecret.passwordKey);
   if (password === undefined) {
     throw new UserError(`no Grafana admin password in Secret ${secretRef.namespace}/${secretRef.name}: install monitoring first (tracelab deploy monitoring)`);
