@@ -21,7 +21,8 @@ const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
  */
 const STOP_GRACE_MS = 3_000;
 
-const REQUIRED: readonly ComponentBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'kubectl'];
+/** The binaries startControlPlane() runs; tests that need a control plane require exactly these. */
+export const controlPlaneBinaries: readonly ComponentBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'kubectl'];
 
 export interface ControlPlaneOptions {
   /** Fake kwok nodes to register. @default 1 */
@@ -79,7 +80,7 @@ interface Ports {
 
 /** Start etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on loopback. */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  const missing = REQUIRED.filter((b) => !isBuilt(b));
+  const missing = controlPlaneBinaries.filter((b) => !isBuilt(b));
   if (missing.length > 0) throw new Error(`cannot start the control plane: ${missing.join(', ')} not built: run ${buildHint(missing)}`);
   const stagesFile = path.join(cacheDir(), 'share', 'kwok', 'stages.yaml');
   if (!existsSync(stagesFile)) throw new Error(`cannot start the control plane: ${stagesFile} is missing: run ${buildHint(['kwok'])}`);

@@ -8,13 +8,13 @@ import { createKube, type KubeClient } from '../../core/kube/client.ts';
 import { count } from '../../core/kube/report.ts';
 import { teardownLayer } from '../../core/kube/teardown.ts';
 import { createRecordingOutput } from '../../core/output.ts';
-import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/components.ts';
-import { startControlPlane, type ControlPlane } from '../../testenv/controlplane.ts';
+import { isBuilt, requireComponents } from '../../testenv/components.ts';
+import { controlPlaneBinaries, startControlPlane, type ControlPlane } from '../../testenv/controlplane.ts';
 import { deployMonitoring } from '../../monitoring/command.ts';
 import { readGrafanaAdminPassword } from '../../monitoring/grafana-admin.ts';
 import { monitoringLayer, nodeProfileLabel, parseMonitoringOptions, type MonitoringRawOptions } from '../../monitoring/layer.ts';
 
-const BINARIES: ComponentBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok'];
+const BINARIES = controlPlaneBinaries;
 const raw: MonitoringRawOptions = { 'node-profile': 'worker', retention: '12h' };
 const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
 

@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, type V1DaemonSet, type V1Deployment, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { $ } from 'zx';
-import { componentPath, isBuilt, requireComponents, waitFor, type ComponentBinary } from '../../testenv/components.ts';
-import { startControlPlane, type ControlPlane } from '../../testenv/controlplane.ts';
+import { componentPath, isBuilt, requireComponents, waitFor } from '../../testenv/components.ts';
+import { controlPlaneBinaries, startControlPlane, type ControlPlane } from '../../testenv/controlplane.ts';
 import { isRunning, stopRecorded, type ProcessRecord } from '../../testenv/processes.ts';
 
-const BINARIES: ComponentBinary[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok'];
+const BINARIES = controlPlaneBinaries;
 const NS = 'testenv';
 
 const labels = { app: 'probe' };

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { requireComponents } from '../../../testenv/components.ts';
-import { startControlPlane, type ControlPlane } from '../../../testenv/controlplane.ts';
+import { controlPlaneBinaries, startControlPlane, type ControlPlane } from '../../../testenv/controlplane.ts';
 import { createRecordingOutput } from '../../../core/output.ts';
 import { deployLayer } from '../../../core/kube/apply.ts';
 import { createKube, type KubeClient } from '../../../core/kube/client.ts';
@@ -40,7 +40,7 @@ after(async () => {
 
 /** One control plane for this file, started by the first test that runs (skipped when not built). */
 async function cluster(t: TestContext): Promise<{ cp: ControlPlane; kube: KubeClient } | undefined> {
-  if (requireComponents(t, ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'kubectl']) === undefined) return undefined;
+  if (requireComponents(t, controlPlaneBinaries) === undefined) return undefined;
   controlPlane ??= startControlPlane({ nodes: 2 });
   const cp = await controlPlane;
   kubeClient ??= createKube({ kubeconfig: cp.kubeconfig, retry: { attempts: 3, maxElapsedMs: 5_000, baseDelayMs: 300, maxDelayMs: 2_000 } });
