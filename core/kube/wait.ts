@@ -2,7 +2,7 @@ import type { CoreV1Event, KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet }
 import { UserError } from '../errors.ts';
 import type { KubeClient, ObjectRef } from './client.ts';
 import { KubeApiError, isTransient } from './errors.ts';
-import { describeRef, refOf } from './objects.ts';
+import { describeObject, describeRef, refOf } from './objects.ts';
 import { describeCondition, readinessOf, type Readiness } from './readiness.ts';
 import { formatDuration } from './duration.ts';
 
@@ -124,8 +124,8 @@ export async function waitForReady(kube: KubeClient, objects: readonly Kubernete
     clearTimeout(timer);
   }
   if (failures.length === 0) return;
-  const notReady = objects.filter((object) => last.get(describeObjectKey(object))?.ready !== true);
-  const reasons = await Promise.all(notReady.map((object) => explainNotReady(kube, object, last.get(describeObjectKey(object)))));
+  const notReady = objects.filter((object) => last.get(describeObject(object))?.ready !== true);
+  const reasons = await Promise.all(notReady.map((object) => explainNotReady(kube, object, last.get(describeObject(object)))));
   const timedOut = [...last.values()].every((r) => r.failed !== true);
   const headline = timedOut ? `timed out after ${formatDuration(options.timeoutMs)} waiting for rollout` : 'rollout failed';
   throw new UserError(`${headline}:\n${reasons.map((reason) => `  ${reason}`).join('\n')}`);
@@ -137,10 +137,6 @@ class RolloutFailed extends Error {
     super(readiness.detail);
     this.readiness = readiness;
   }
-}
-
-function describeObjectKey(object: KubernetesObject): string {
-  return describeRef(refOf(object));
 }
 
 interface Condition {
