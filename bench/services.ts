@@ -20,7 +20,7 @@ import { startJaeger } from '../testenv/jaeger.ts';
 import type { JaegerHandle } from '../testenv/jaeger.ts';
 import { startProcess } from '../testenv/processes.ts';
 import type { ManagedProcess } from '../testenv/processes.ts';
-import { startService, stopWithin } from '../test/services/harness.ts';
+import { startService } from '../test/services/harness.ts';
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const saturationSeconds = Number(process.env.BENCH_SATURATION_SECONDS ?? 6);
@@ -87,8 +87,8 @@ async function startBareChain(): Promise<Chain> {
     url: `${url}/api/hello`,
     pids: [frontend.pid, backend.pid],
     stop: async () => {
-      await stopWithin(frontend, 5_000);
-      await stopWithin(backend, 5_000);
+      await frontend.stop(5_000);
+      await backend.stop(5_000);
     },
   };
 }

@@ -82,7 +82,7 @@ export async function startService(name: ServiceName, options: StartServiceOptio
     port,
     process: proc,
     logLines: () => parseLogLines(readFileSync(proc.logFile, 'utf8')),
-    stop: () => stopWithin(proc, 15_000),
+    stop: () => proc.stop(15_000),
   };
 }
 
@@ -102,15 +102,4 @@ export function parseLogLines(text: string): Record<string, unknown>[] {
 /** Env that sends spans to a Jaeger quickly (short batch delay) so tests need not wait 5 s. */
 export function exportTo(otlpHttpUrl: string): Record<string, string> {
   return { OTEL_EXPORTER_OTLP_ENDPOINT: otlpHttpUrl, OTEL_BSP_SCHEDULE_DELAY: '100' };
-}
-
-/** SIGTERM, SIGKILL after graceMs; unlike ManagedProcess.stop() it leaves no timer behind to hold the test runner. */
-export async function stopWithin(proc: ManagedProcess, graceMs: number): Promise<void> {
-  if (proc.exitStatus() !== undefined) return;
-  process.kill(proc.pid, 'SIGTERM');
-  const kill = setTimeout(() => {
-    process.kill(proc.pid, 'SIGKILL');
-  }, graceMs);
-  await proc.exited;
-  clearTimeout(kill);
 }
