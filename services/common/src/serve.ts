@@ -14,7 +14,6 @@ export interface ServeOptions {
   port: number;
   /** Hard deadline after SIGTERM; past it the process exits 1 even with requests still running. */
   shutdownGraceMs: number;
-  host?: string;
 }
 
 /**
@@ -24,7 +23,7 @@ export interface ServeOptions {
 export async function serve(service: Service, options: ServeOptions): Promise<Server> {
   service.app.use(jsonErrorHandler(service));
   const server = createServer(requestListener(service));
-  server.listen(options.port, options.host);
+  server.listen(options.port);
   await once(server, 'listening');
   service.logger.info({ port: options.port, tracing: currentTelemetry().enabled }, 'listening');
 
