@@ -30,7 +30,10 @@ export function globalOptions(command: commander.Command): GlobalOptions {
     kubeconfig: opts.kubeconfig ?? process.env.KUBECONFIG,
     context: opts.context,
     dryRun: opts.dryRun,
-    output: createOutput({ verbosity: opts.verbose ? 'verbose' : opts.quiet ? 'quiet' : 'normal' }),
+    output: createOutput({
+      verbosity: opts.verbose ? 'verbose' : opts.quiet ? 'quiet' : 'normal',
+      interactive: process.stderr.isTTY && process.env.CI !== 'true',
+    }),
   };
 }
 

@@ -14,7 +14,7 @@ export interface Output {
 export interface OutputOptions {
   verbosity?: Verbosity;
   stream?: NodeJS.WriteStream;
-  /** Show a spinner. Defaults to on for a TTY outside CI. */
+  /** Show a spinner. Defaults to on for a TTY (the CLI turns it off under CI=true). */
   interactive?: boolean;
 }
 
@@ -23,7 +23,7 @@ const spinnerFrames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '
 export function createOutput(options: OutputOptions = {}): Output {
   const stream = options.stream ?? process.stderr;
   const verbosity = options.verbosity ?? 'normal';
-  const interactive = options.interactive ?? (stream.isTTY && process.env.CI !== 'true');
+  const interactive = options.interactive ?? stream.isTTY;
   const write = (line: string): void => {
     stream.write(`${line}\n`);
   };
