@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { KubeConfig, type HttpMethod, type KubernetesObject } from '@kubernetes/client-node';
 import { UserError } from '../errors.ts';
 import { KubeApiError, KubeUnreachableError, innermostMessage, isNotFound, networkErrorCode } from './errors.ts';
-import { defaultRetryPolicy, withRetry, type RetryHooks, type RetryPolicy } from './retry.ts';
+import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry.ts';
 import { createClientNodeTransport, type RawResponse, type Transport } from './transport.ts';
 
 export interface KubeClientOptions {
@@ -12,10 +12,10 @@ export interface KubeClientOptions {
   readonly kubeconfig?: string | undefined;
   readonly context?: string | undefined;
   readonly retry?: RetryPolicy;
-  readonly onRetry?: RetryHooks['onRetry'];
-  /** Deadline of one request (not of a watch). */
-  readonly requestTimeoutMs?: number;
 }
+
+/** Deadline of one request (not of a watch). */
+const requestTimeoutMs = 30_000;
 
 export interface ApiResource {
   readonly apiVersion: string;
@@ -125,8 +125,6 @@ class HttpKubeClient implements KubeClient {
   readonly config: KubeConfig;
   private readonly transport: Transport;
   private readonly retry: RetryPolicy;
-  private readonly onRetry: RetryHooks['onRetry'];
-  private readonly requestTimeoutMs: number;
   private readonly discovery = new Map<string, Promise<ApiResource[]>>();
 
   constructor(config: KubeConfig, transport: Transport, options: KubeClientOptions) {
@@ -135,12 +133,10 @@ class HttpKubeClient implements KubeClient {
     this.contextName = config.getCurrentContext();
     this.transport = transport;
     this.retry = options.retry ?? defaultRetryPolicy;
-    this.onRetry = options.onRetry;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   }
 
   request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
-    return withRetry(() => this.requestOnce<T>(method, path, options), this.retry, this.onRetry === undefined ? {} : { onRetry: this.onRetry });
+    return withRetry(() => this.requestOnce<T>(method, path, options), this.retry);
   }
 
   private async send(method: HttpMethod, path: string, options: RequestOptions, signal: AbortSignal): Promise<RawResponse> {
@@ -160,7 +156,7 @@ class HttpKubeClient implements KubeClient {
   }
 
   private async requestOnce<T>(method: HttpMethod, path: string, options: RequestOptions): Promise<T> {
-    const response = await this.send(method, path, options, AbortSignal.timeout(this.requestTimeoutMs));
+    const response = await this.send(method, path, options, AbortSignal.timeout(requestTimeoutMs));
     let text: string;
     try {
       text = await response.text();
