@@ -43,7 +43,6 @@ export interface ControlPlane {
   readonly kubeconfig: string;
   /** https://127.0.0.1:<port> */
   readonly server: string;
-  readonly nodeNames: readonly string[];
   /** A KubeConfig loaded from `kubeconfig`. */
   kubeConfig(): KubeConfig;
   /** Run the cached kubectl against this control plane; resolves to stdout, rejects on non-zero exit. */
@@ -53,10 +52,9 @@ export interface ControlPlane {
   /**
    * Stop kube-apiserver only (etcd, controllers and kwok keep running). It stops listening at
    * once on SIGTERM but lingers while the controllers' connections drain (~20 s), so it gets
-   * SIGKILL after graceMs.
-   * @param options.graceMs @default 2000
+   * SIGKILL after 2 s.
    */
-  stopApiserver(options?: { graceMs?: number }): Promise<void>;
+  stopApiserver(): Promise<void>;
   /** Start kube-apiserver again on the same port against the same etcd and wait for /readyz. */
   startApiserver(): Promise<void>;
   /** Stop every process it started, by pid, then remove `dir`. */
@@ -217,7 +215,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     dir,
     kubeconfig,
     server,
-    nodeNames,
     kubeConfig: () => {
       const kc = new KubeConfig();
       kc.loadFromFile(kubeconfig);
@@ -229,10 +226,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       return out.stdout;
     },
     processes: () => [...running.values()].map((p) => p.record()),
-    stopApiserver: async (stopOptions = {}) => {
+    stopApiserver: async () => {
       const p = running.get('kube-apiserver');
       if (p === undefined) return;
-      await p.stop(stopOptions.graceMs ?? 2_000);
+      await p.stop(2_000);
       running.delete('kube-apiserver');
       writePids();
     },
