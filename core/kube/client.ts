@@ -151,7 +151,13 @@ class HttpKubeClient implements KubeClient {
     } catch (err) {
       const code = networkErrorCode(err);
       if (code !== undefined) throw new KubeUnreachableError(this.server, code, innermostMessage(err), { cause: err });
-      throw err;
+      if (signal.aborted || err instanceof UserError) throw err;
+      // A certificate that does not verify, a port fetch refuses: no retry changes it, and undici's
+      // own message is only "fetch failed".
+      throw new UserError(
+        `cannot talk to the Kubernetes API at ${this.server}: ${innermostMessage(err)} — check the server and certificate-authority of kubeconfig context '${this.contextName}'`,
+        { cause: err, exitCode: 4 },
+      );
     }
   }
 

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { stringify } from 'yaml';
+import { UserError } from '../../../core/errors.ts';
 import { createKube, loadKubeConfig } from '../../../core/kube/client.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tracelab-kubeconfig-'));
@@ -84,6 +85,22 @@ describe('createKube()', () => {
     try {
       assert.equal(kube.server, 'https://127.0.0.1:1');
       assert.equal(kube.contextName, 'lab');
+    } finally {
+      await kube.close();
+    }
+  });
+
+  it('says why a request could not be sent instead of "fetch failed", without retrying', async () => {
+    // Port 1 is one fetch refuses to use: the same path as a server certificate that does not verify.
+    const kube = createKube({ kubeconfig: kubeconfig('blocked-port', lab('https://127.0.0.1:1')) });
+    try {
+      await assert.rejects(
+        kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'default' }),
+        (err: unknown) =>
+          err instanceof UserError &&
+          err.exitCode === 4 &&
+          err.message === "cannot talk to the Kubernetes API at https://127.0.0.1:1: bad port — check the server and certificate-authority of kubeconfig context 'lab'",
+      );
     } finally {
       await kube.close();
     }
