@@ -17,19 +17,41 @@ const program = new Command('tracelab')
   .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)'))
   .addOption(new Option('--context <name>', 'kubeconfig context (default: the current context)'))
   .option('--dry-run', 'show what would change without changing anything', false)
+  .option('-y, --yes', 'agree to deleting objects tracelab did not create along with a namespace it deletes', false)
   .option('-v, --verbose', 'print the raw output of every tool', false)
   .option('-q, --quiet', 'print only errors', false)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
+// Ctrl-C: the first asks the run to stop between steps and say what it did (exit 130); a second ends it at once.
+const interrupt = new AbortController();
+process.on('SIGINT', () => {
+  if (interrupt.signal.aborted) process.exit(130);
+  process.stderr.write('\n! stopping after the current step (Ctrl-C again to quit at once)\n');
+  interrupt.abort();
+});
+
+async function ask(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) return false;
+  const { createInterface } = await import('node:readline/promises');
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(`? ${question} [y/N] `)).trim());
+  } finally {
+    prompt.close();
+  }
+}
+
 /** Everything below the CLI gets its settings from here, never from argv or env. */
 export function globalOptions(command: commander.Command): GlobalOptions {
-  const opts = command.optsWithGlobals<{ kubeconfig?: string; context?: string; dryRun: boolean; verbose: boolean; quiet: boolean }>();
+  const opts = command.optsWithGlobals<{ kubeconfig?: string; context?: string; dryRun: boolean; yes: boolean; verbose: boolean; quiet: boolean }>();
   if (opts.verbose && opts.quiet) throw new UserError('--verbose and --quiet contradict each other: pass at most one');
   return {
     kubeconfig: opts.kubeconfig ?? process.env.KUBECONFIG,
     context: opts.context,
     dryRun: opts.dryRun,
+    confirm: opts.yes ? () => Promise.resolve(true) : ask,
+    signal: interrupt.signal,
     output: createOutput({
       verbosity: opts.verbose ? 'verbose' : opts.quiet ? 'quiet' : 'normal',
       interactive: process.stderr.isTTY && process.env.CI !== 'true',

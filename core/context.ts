@@ -8,4 +8,8 @@ export interface GlobalOptions {
   readonly context: string | undefined;
   readonly dryRun: boolean;
   readonly output: Output;
+  /** Asks the person running tracelab; true at once with --yes, false without a terminal. */
+  readonly confirm?: (question: string) => Promise<boolean>;
+  /** Aborted by Ctrl-C: long runs stop between steps and say what they did. */
+  readonly signal?: AbortSignal;
 }

@@ -21,6 +21,11 @@ export interface Layer<Options> {
   readonly description: string;
   /** Validates raw CLI/config values; throws UserError with one line naming the bad value. */
   parseOptions(raw: Readonly<Record<string, string | undefined>>): Options;
+  /**
+   * Looks at what the cluster already has before the render, e.g. a metrics-server another tool
+   * installed, and returns the options to render with (saying what it left alone). Reads only.
+   */
+  adaptToCluster?(kube: KubeClient, options: Options, context: AfterApplyContext): Promise<Options>;
   /** Pure: the same options always give the same objects. */
   render(options: Options): KubernetesObject[];
   /**

@@ -1,24 +1,22 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
-import { defaultTimeout, upLayer } from '../core/kube/commands.ts';
+import { addApplyFlags, upLayer, type ApplyFlags } from '../core/kube/commands.ts';
 import { demoLayer } from './layer.ts';
 import { demoDefaults } from './options.ts';
 
-interface DeployDemoFlags {
+interface DeployDemoFlags extends ApplyFlags {
   images?: string;
   replicas?: string;
   namespace?: string;
   backendLatencyMs?: string;
   backendCpuMs?: string;
   backendErrorRate?: string;
-  timeout: string;
-  wait: boolean;
 }
 
 /** `tracelab deploy demo` (npm run deploy:demo): `up demo` with the demo's flags spelled out in --help. */
 export function registerDemoCommands(program: Command, globals: (command: Command) => GlobalOptions): void {
   const deploy = program.command('deploy').description('deploy a workload of the lab');
-  deploy
+  const demo = deploy
     .command('demo')
     .description('deploy the instrumented frontend and backend and wait until both are available')
     .option('--images <list>', 'prebuilt images: frontend=REF,backend=REF (required until the in-cluster build lands)')
@@ -26,10 +24,8 @@ export function registerDemoCommands(program: Command, globals: (command: Comman
     .option('--namespace <name>', `namespace of the demo (default ${demoDefaults.namespace})`)
     .option('--backend-latency-ms <ms>', 'added latency of every backend call')
     .option('--backend-cpu-ms <ms>', 'CPU burnt by every backend call')
-    .option('--backend-error-rate <0..1>', 'share of backend calls that fail')
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the rollout').default(defaultTimeout))
-    .option('--no-wait', 'return once applied, without waiting for the rollout')
-    .action(async (flags: DeployDemoFlags, command: Command) => {
+    .option('--backend-error-rate <0..1>', 'share of backend calls that fail');
+  addApplyFlags(demo).action(async (flags: DeployDemoFlags, command: Command) => {
       const raw: Record<string, string | undefined> = {
         images: flags.images,
         replicas: flags.replicas,
@@ -39,6 +35,6 @@ export function registerDemoCommands(program: Command, globals: (command: Comman
         'backend-error-rate': flags.backendErrorRate,
       };
       const given = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined));
-      await upLayer(globals(command), demoLayer, given, flags.timeout, flags.wait);
-    });
+      await upLayer(globals(command), demoLayer, given, flags);
+  });
 }

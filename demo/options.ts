@@ -60,6 +60,10 @@ export function parseDemoOptions(raw: Readonly<Record<string, string | undefined
   }
   const namespace = raw.namespace ?? demoDefaults.namespace;
   if (!dnsLabel.test(namespace)) throw new UserError(`--namespace '${namespace}' is not a valid namespace name (lowercase letters, digits and '-', at most 63)`);
+  // The demo's namespace enforces Pod Security `restricted` and goes with a teardown: never a system one.
+  if (namespace === 'default' || namespace.startsWith('kube-')) {
+    throw new UserError(`--namespace '${namespace}' is a namespace Kubernetes itself uses: the demo relabels its namespace and deletes it on teardown — pass a namespace of its own, e.g. --namespace ${demoDefaults.namespace}`);
+  }
   return {
     namespace,
     images: parseImages(raw.images),

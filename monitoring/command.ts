@@ -1,9 +1,9 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
 import { UserError } from '../core/errors.ts';
 import { fitsBudget, formatCpu, formatFootprint, formatMemory, sumFootprints } from '../core/footprint.ts';
 import type { Layer } from '../core/layer.ts';
-import { defaultTimeout, upLayer, withKube } from '../core/kube/commands.ts';
+import { addApplyFlags, upLayer, withKube, type ApplyFlags } from '../core/kube/commands.ts';
 import type { DeployReport } from '../core/kube/report.ts';
 import { labFootprint } from './footprint.ts';
 import { ensureGrafanaAdminPassword, readGrafanaAdminPassword } from './grafana-admin.ts';
@@ -12,8 +12,8 @@ import { monitoringLayer, monitoringOptionDefaults, type MonitoringRawOptions } 
 type GlobalsOf = (command: Command) => GlobalOptions;
 
 /** `tracelab deploy monitoring`: `up monitoring` (the layer's hook fills the Grafana password) with the flags spelled out. */
-export function deployMonitoring(globals: GlobalOptions, raw: MonitoringRawOptions, timeout: string, wait = true): Promise<DeployReport> {
-  return upLayer(globals, monitoringLayer, raw, timeout, wait);
+export function deployMonitoring(globals: GlobalOptions, raw: MonitoringRawOptions, flags: ApplyFlags): Promise<DeployReport> {
+  return upLayer(globals, monitoringLayer, raw, flags);
 }
 
 function parseNodes(text: string): number {
@@ -22,7 +22,7 @@ function parseNodes(text: string): number {
   return nodes;
 }
 
-interface DeployMonitoringFlags {
+interface DeployMonitoringFlags extends ApplyFlags {
   retention?: string;
   retentionSize?: string;
   scrapeInterval?: string;
@@ -32,15 +32,13 @@ interface DeployMonitoringFlags {
   nodeSelector?: string;
   kubeletTls?: string;
   metricsServer?: string;
-  timeout: string;
-  wait: boolean;
 }
 
 /** `tracelab deploy monitoring`, `tracelab monitoring password`, `tracelab footprint`. */
 export function registerMonitoringCommands(program: Command, globals: GlobalsOf, layers: readonly Layer<unknown>[]): void {
   const deploy = program.commands.find((command) => command.name() === 'deploy') ?? program.command('deploy').description('deploy a workload of the lab');
   const defaults = monitoringOptionDefaults;
-  deploy
+  const monitoring = deploy
     .command('monitoring')
     .description('install Jaeger, Prometheus, Grafana, node-exporter and metrics-server and wait until they are available')
     .option('--retention <duration>', `how long Prometheus keeps samples, at least 6h (default ${defaults.retention})`)
@@ -51,10 +49,8 @@ export function registerMonitoringCommands(program: Command, globals: GlobalsOf,
     .option('--node-profile <name>', 'run node-exporter only on nodes labelled tracelab.dev/profile=<name> (default: every node)')
     .option('--node-selector <labels>', 'run node-exporter only on nodes with these labels: key=value,…')
     .option('--kubelet-tls <mode>', "'insecure' (kubeadm's self-signed kubelet certs) or 'verified' (serverTLSBootstrap)", defaults['kubelet-tls'])
-    .option('--metrics-server <bool>', 'install metrics-server (false on clusters that have one)', defaults['metrics-server'])
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the rollout').default(defaultTimeout))
-    .option('--no-wait', 'return once applied, without waiting for the rollout')
-    .action(async (flags: DeployMonitoringFlags, command: Command) => {
+    .option('--metrics-server <bool>', 'install metrics-server (a metrics-server another tool installed is detected and left alone)', defaults['metrics-server']);
+  addApplyFlags(monitoring).action(async (flags: DeployMonitoringFlags, command: Command) => {
       const raw: MonitoringRawOptions = {
         retention: flags.retention,
         'retention-size': flags.retentionSize,
@@ -66,8 +62,8 @@ export function registerMonitoringCommands(program: Command, globals: GlobalsOf,
         'kubelet-tls': flags.kubeletTls,
         'metrics-server': flags.metricsServer,
       };
-      await deployMonitoring(globals(command), raw, flags.timeout, flags.wait);
-    });
+      await deployMonitoring(globals(command), raw, flags);
+  });
 
   program
     .command('monitoring')

@@ -2,6 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Layer } from '../core/layer.ts';
 import { UserError } from '../core/errors.ts';
 import { renderNamespace, namespaces } from './common.ts';
+import { findForeignMetricsServer } from './existing-metrics-server.ts';
 import { ensureGrafanaAdminPassword } from './grafana-admin.ts';
 import { dashboardNames, type DashboardName } from './grafana-dashboards.ts';
 import { renderGrafana } from './grafana.ts';
@@ -176,6 +177,14 @@ export const monitoringLayer: Layer<MonitoringOptions> = {
   name: 'monitoring',
   description: 'Jaeger v2, Prometheus v3 with rules, Grafana dashboards, node-exporter and metrics-server',
   parseOptions: (raw) => parseMonitoringOptions(raw),
+  // The cluster may have a metrics-server already: adopting it and deleting it on teardown would break whoever installed it.
+  async adaptToCluster(kube, options, { output }) {
+    if (!options.metricsServer) return options;
+    const found = await findForeignMetricsServer(kube, 'monitoring');
+    if (found === undefined) return options;
+    output.warn(`metrics-server is already installed (${found}, not by tracelab): leaving it alone — the HPAs use it; pass --metrics-server false to skip this check`);
+    return { ...options, metricsServer: false };
+  },
   render: renderMonitoring,
   // The render leaves Grafana's admin Secret empty, so that re-applies never rotate the password;
   // Grafana starts only once it holds one, hence before the wait.

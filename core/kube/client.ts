@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { delimiter } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { KubeConfig, type HttpMethod, type KubernetesObject } from '@kubernetes/client-node';
-import { UserError } from '../errors.ts';
+import { KubeConfig, findHomeDir, type HttpMethod, type KubernetesObject } from '@kubernetes/client-node';
+import { UserError, exitCodes } from '../errors.ts';
 import { KubeApiError, KubeUnreachableError, innermostMessage, isNotFound, networkErrorCode } from './errors.ts';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry.ts';
 import { createClientNodeTransport, type RawResponse, type Transport } from './transport.ts';
@@ -12,6 +12,8 @@ export interface KubeClientOptions {
   readonly kubeconfig?: string | undefined;
   readonly context?: string | undefined;
   readonly retry?: RetryPolicy;
+  /** Epoch ms (the command's --timeout): no request or retry runs past it. */
+  readonly deadline?: number | undefined;
 }
 
 /** Deadline of one request (not of a watch). */
@@ -38,6 +40,8 @@ export interface RequestOptions {
   readonly query?: Query;
   readonly body?: unknown;
   readonly contentType?: string;
+  /** 'text': the body as it came (a pod's log); default: the body parsed as JSON. */
+  readonly responseType?: 'json' | 'text';
 }
 
 export interface ListResult<T> {
@@ -50,7 +54,8 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ER
 /**
  * The one way tracelab talks to the Kubernetes API: the user's kubeconfig and context, one
  * connection pool, transient errors retried within a bound, errors typed (KubeApiError,
- * KubeUnreachableError). Layers never use it directly; the deploy engine and commands do.
+ * KubeUnreachableError; rejected or expired credentials a UserError, exit 4). Layers never use
+ * it directly; the deploy engine and commands do.
  */
 export interface KubeClient {
   readonly server: string;
@@ -87,6 +92,8 @@ export function loadKubeConfig(kubeconfig: string | undefined, context: string |
   const files = (kubeconfig ?? '').split(delimiter).filter((file) => file !== '');
   try {
     if (files.length === 0) {
+      const missing = noDefaultKubeconfig();
+      if (missing !== undefined) throw new UserError(missing);
       config.loadFromDefault();
     } else {
       for (const [index, file] of files.entries()) {
@@ -119,12 +126,34 @@ export function loadKubeConfig(kubeconfig: string | undefined, context: string |
   return config;
 }
 
+/** Where client-node's loadFromDefault finds the credentials of a pod. */
+const serviceAccountToken = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/**
+ * Why loadFromDefault would find no kubeconfig, or undefined when it will find one. It reads
+ * $KUBECONFIG, then <home>/.kube/config, then a pod's service account; with none of them it makes
+ * up a cluster at http://localhost:8080 whose first request fails with a line about skipTLSVerify.
+ * client-node reads the environment there itself, so this check reads the same variables the
+ * same way (its findHomeDir) right before that call.
+ */
+function noDefaultKubeconfig(): string | undefined {
+  if ((process.env.KUBECONFIG ?? '') !== '') return undefined;
+  // On Windows loadFromDefault also asks WSL for a kubeconfig, which no file check can see.
+  if (process.platform === 'win32' || existsSync(serviceAccountToken)) return undefined;
+  const home = findHomeDir();
+  const homeConfig = home === null ? undefined : join(home, '.kube', 'config');
+  if (homeConfig !== undefined && existsSync(homeConfig)) return undefined;
+  const lookedAt = homeConfig === undefined ? 'KUBECONFIG and HOME are not set' : `KUBECONFIG is not set and ${homeConfig} does not exist`;
+  return `no kubeconfig found (${lookedAt}) — pass --kubeconfig <path> or set KUBECONFIG (a kubeadm cluster: copy /etc/kubernetes/admin.conf from a control-plane node)`;
+}
+
 class HttpKubeClient implements KubeClient {
   readonly server: string;
   readonly contextName: string;
   readonly config: KubeConfig;
   private readonly transport: Transport;
   private readonly retry: RetryPolicy;
+  private readonly deadline: number | undefined;
   private readonly discovery = new Map<string, Promise<ApiResource[]>>();
 
   constructor(config: KubeConfig, transport: Transport, options: KubeClientOptions) {
@@ -133,10 +162,20 @@ class HttpKubeClient implements KubeClient {
     this.contextName = config.getCurrentContext();
     this.transport = transport;
     this.retry = options.retry ?? defaultRetryPolicy;
+    this.deadline = options.deadline;
   }
 
   request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
-    return withRetry(() => this.requestOnce<T>(method, path, options), this.retry);
+    if (this.deadline === undefined) return withRetry(() => this.requestOnce<T>(method, path, options), this.retry);
+    const left = this.deadline - Date.now();
+    if (left <= 0) {
+      return Promise.reject(new UserError(`the --timeout deadline passed before tracelab could ${method} ${path} at ${this.server} — pass a longer --timeout`, { exitCode: exitCodes.timedOut }));
+    }
+    // Retries stop, and a hanging request is cut, at the command's deadline.
+    return withRetry(() => this.requestOnce<T>(method, path, options, Math.min(requestTimeoutMs, this.deadline === undefined ? requestTimeoutMs : this.deadline - Date.now())), {
+      ...this.retry,
+      maxElapsedMs: Math.min(this.retry.maxElapsedMs, left),
+    });
   }
 
   private async send(method: HttpMethod, path: string, options: RequestOptions, signal: AbortSignal): Promise<RawResponse> {
@@ -144,7 +183,7 @@ class HttpKubeClient implements KubeClient {
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const headers: Record<string, string> = { Accept: 'application/json' };
+    const headers: Record<string, string> = { Accept: options.responseType === 'text' ? 'text/plain, */*' : 'application/json' };
     if (options.body !== undefined) headers['Content-Type'] = options.contentType ?? 'application/json';
     try {
       return await this.transport.send(method, url, headers, options.body === undefined ? undefined : JSON.stringify(options.body), signal);
@@ -156,13 +195,13 @@ class HttpKubeClient implements KubeClient {
       // own message is only "fetch failed".
       throw new UserError(
         `cannot talk to the Kubernetes API at ${this.server}: ${innermostMessage(err)} — check the server and certificate-authority of kubeconfig context '${this.contextName}'`,
-        { cause: err, exitCode: 4 },
+        { cause: err, exitCode: exitCodes.unreachable },
       );
     }
   }
 
-  private async requestOnce<T>(method: HttpMethod, path: string, options: RequestOptions): Promise<T> {
-    const response = await this.send(method, path, options, AbortSignal.timeout(requestTimeoutMs));
+  private async requestOnce<T>(method: HttpMethod, path: string, options: RequestOptions, timeoutMs = requestTimeoutMs): Promise<T> {
+    const response = await this.send(method, path, options, AbortSignal.timeout(Math.max(1, timeoutMs)));
     let text: string;
     try {
       text = await response.text();
@@ -170,9 +209,24 @@ class HttpKubeClient implements KubeClient {
       throw new KubeUnreachableError(this.server, networkErrorCode(err) ?? 'ECONNRESET', innermostMessage(err), { cause: err });
     }
     if (response.status >= 200 && response.status < 300) {
+      if (options.responseType === 'text') return text as T;
       return (text === '' ? undefined : JSON.parse(text)) as T;
     }
-    throw apiError(response.status, text, method, path);
+    throw this.refusal(response.status, text, method, path);
+  }
+
+  /**
+   * A non-2xx answer as an error. A 401 means the kubeconfig's credentials: one line naming them
+   * and the fix (exit 4, like a server that cannot be reached); every other status stays a
+   * KubeApiError for the caller to judge (404 absent, 409 conflict, 403 forbidden, …).
+   */
+  private refusal(status: number, text: string, method: string, path: string): Error {
+    const err = apiError(status, text, method, path);
+    if (status !== 401) return err;
+    return new UserError(
+      `the Kubernetes API at ${this.server} rejected the credentials of kubeconfig context '${this.contextName}' (401 Unauthorized): they are wrong or expired — refresh them (a kubeadm cluster: copy /etc/kubernetes/admin.conf again) or pass another --context`,
+      { cause: err, exitCode: exitCodes.unreachable },
+    );
   }
 
   async resource(apiVersion: string, kind: string): Promise<ApiResource> {
@@ -255,7 +309,7 @@ class HttpKubeClient implements KubeClient {
 
   async watch(path: string, query: Query, onEvent: (type: WatchEventType, object: KubernetesObject) => void, signal: AbortSignal): Promise<void> {
     const response = await this.send('GET', path, { query: { ...query, watch: true } }, signal);
-    if (response.status !== 200) throw apiError(response.status, await response.text(), 'GET', path);
+    if (response.status !== 200) throw this.refusal(response.status, await response.text(), 'GET', path);
     const stream = response.stream();
     const lines = createInterface({ input: stream });
     try {

@@ -14,12 +14,15 @@ type GlobalsOf = (command: Command) => GlobalOptions;
 
 export const defaultTimeout = '5m';
 
-/** Runs work with a client for the user's kubeconfig/context, closing its connections after. */
-export async function withKube<T>(globals: GlobalOptions, work: (kube: KubeClient) => Promise<T>): Promise<T> {
+/**
+ * Runs work with a client for the user's kubeconfig/context, closing its connections after.
+ * With a deadline, no request or retry outlasts it.
+ */
+export async function withKube<T>(globals: GlobalOptions, work: (kube: KubeClient) => Promise<T>, deadlineMs?: number): Promise<T> {
   // Loaded here, by the commands that talk to a cluster: client-node takes ~0.5 s to import,
   // which `--help`, `render` and `footprint` need not pay.
   const { createKube } = await import('./client.ts');
-  const kube = createKube({ kubeconfig: globals.kubeconfig, context: globals.context });
+  const kube = createKube({ kubeconfig: globals.kubeconfig, context: globals.context, deadline: deadlineMs === undefined ? undefined : Date.now() + deadlineMs });
   try {
     return await work(kube);
   } finally {
@@ -37,27 +40,49 @@ export function printReport(globals: GlobalOptions, report: DeployReport): void 
   globals.output.info(summarize(report));
 }
 
+/** How `up`, `deploy demo` and `deploy monitoring` apply, as their flags say. */
+export interface ApplyFlags {
+  readonly timeout: string;
+  readonly wait: boolean;
+  readonly adopt?: boolean;
+  readonly forceConflicts?: boolean;
+}
+
+/** The flags every applying command takes, so that they read the same everywhere. */
+export function addApplyFlags(command: Command): Command {
+  return command
+    .addOption(new Option('--timeout <duration>', 'deadline of the whole run, retries and rollout wait included').default(defaultTimeout))
+    .option('--no-wait', 'return once applied, without waiting for the rollout')
+    .option('--adopt', 'take over objects that exist but tracelab did not create (teardown then deletes them)', false)
+    .option('--force-conflicts', 'take back fields another manager (kubectl, an operator) changed since tracelab applied them', false);
+}
+
 /**
- * Parse, render, apply, prune, the layer's afterApply hook, wait: `tracelab up <layer>` and
- * `tracelab deploy <layer>` alike.
+ * Parse, render, ask the layer what the cluster already has, apply, prune, the layer's
+ * afterApply hook, wait: `tracelab up <layer>` and `tracelab deploy <layer>` alike.
  */
-export async function upLayer<Options>(globals: GlobalOptions, layer: Layer<Options>, raw: Readonly<Record<string, string | undefined>>, timeout: string, wait = true): Promise<DeployReport> {
-  const options = layer.parseOptions(raw);
-  const timeoutMs = parseDuration(timeout, '--timeout');
-  const objects = layer.render(options);
+export async function upLayer<Options>(globals: GlobalOptions, layer: Layer<Options>, raw: Readonly<Record<string, string | undefined>>, flags: ApplyFlags): Promise<DeployReport> {
+  const parsed = layer.parseOptions(raw);
+  const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const { dryRun, output } = globals;
   const afterApply = layer.afterApply?.bind(layer);
-  const report = await withKube(globals, (kube) =>
-    deployLayer(kube, {
+  const report = await withKube(globals, async (kube) => {
+    const options = layer.adaptToCluster === undefined ? parsed : await layer.adaptToCluster(kube, parsed, { dryRun, output });
+    return deployLayer(kube, {
       layer: layer.name,
-      objects,
+      objects: layer.render(options),
       dryRun,
       timeoutMs,
-      wait,
+      wait: flags.wait,
       output,
+      adopt: flags.adopt === true,
+      forceConflicts: flags.forceConflicts === true,
+      confirm: globals.confirm,
+      signal: globals.signal,
+      command: `up ${layer.name}`,
       ...(afterApply === undefined ? {} : { afterApply: (client: KubeClient) => afterApply(client, options, { dryRun, output }) }),
-    }),
-  );
+    });
+  }, timeoutMs);
   printReport(globals, report);
   return report;
 }
@@ -96,29 +121,31 @@ function findLayer(layers: readonly Layer<unknown>[], name: string): Layer<unkno
 /** `tracelab up|teardown|render <layer>`, for every layer in the registry. */
 export function registerLayerCommands(program: Command, globals: GlobalsOf, layers: readonly Layer<unknown>[]): void {
   const names = layers.map((layer) => layer.name).join(', ');
-  program
+  const up = program
     .command('up')
     .description(`apply a layer (${names}), prune what it no longer renders, wait until it is ready`)
     .argument('<layer>', `one of: ${names}`)
     .argument('[layer-options...]', "the layer's flags, e.g. --images frontend=REF,backend=REF")
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the rollout').default(defaultTimeout))
-    .option('--no-wait', 'return once applied, without waiting for the rollout')
-    .allowUnknownOption()
-    .action(async (name: string, layerArgs: string[], options: { timeout: string; wait: boolean }, command: Command) => {
-      const global = globals(command);
-      await upLayer(global, findLayer(layers, name), parseLayerFlags(layerArgs), options.timeout, options.wait);
-    });
+    .allowUnknownOption();
+  addApplyFlags(up).action(async (name: string, layerArgs: string[], options: ApplyFlags, command: Command) => {
+    const global = globals(command);
+    await upLayer(global, findLayer(layers, name), parseLayerFlags(layerArgs), options);
+  });
 
   program
     .command('teardown')
     .description("delete every object a layer applied, in reverse order, and wait until they're gone")
     .argument('<layer>', `one of: ${names}`)
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the deletion').default(defaultTimeout))
+    .addOption(new Option('--timeout <duration>', 'deadline of the whole run, retries and the wait for the deletion included').default(defaultTimeout))
     .action(async (name: string, options: { timeout: string }, command: Command) => {
       const global = globals(command);
       const layer = findLayer(layers, name);
       const timeoutMs = parseDuration(options.timeout, '--timeout');
-      const deleted = await withKube(global, (kube) => teardownLayer(kube, { layer: layer.name, dryRun: global.dryRun, timeoutMs, output: global.output }));
+      const deleted = await withKube(
+        global,
+        (kube) => teardownLayer(kube, { layer: layer.name, dryRun: global.dryRun, timeoutMs, output: global.output, confirm: global.confirm, signal: global.signal }),
+        timeoutMs,
+      );
       for (const ref of deleted) global.output.info(`- ${describeRef(ref)} ${global.dryRun ? 'would be deleted' : 'deleted'}`);
       global.output.info(`${layer.name}: ${deleted.length} deleted${global.dryRun ? ' (dry run: nothing was changed)' : ''}`);
     });

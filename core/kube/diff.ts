@@ -75,13 +75,38 @@ function diffValues(before: unknown, after: unknown, path: string, changes: Fiel
   if (JSON.stringify(before) !== JSON.stringify(after)) changes.push({ path, before, after });
 }
 
-function show(value: unknown): string {
-  if (value === undefined) return '(none)';
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+/** Longest value shown whole; a longer one is shown as a window of this many characters. */
+const shownLength = 60;
+/** Characters kept before the first difference, so the window says where in the value it is. */
+const leadLength = 20;
+
+const graphemes = new Intl.Segmenter();
+
+/** The value as JSON, in characters as a reader sees them (not UTF-16 units): a cut never splits one. */
+function characters(value: unknown): string[] {
+  return Array.from(graphemes.segment(value === undefined ? '(none)' : JSON.stringify(value)), (part) => part.segment);
 }
 
-/** `spec.replicas 2 → 3` */
+/** Characters from `start`, with … where the value goes on beyond either end. */
+function excerpt(text: string[], start: number): string {
+  const cut = text.slice(start, start + shownLength).join('');
+  return `${start > 0 ? '…' : ''}${cut}${start + shownLength < text.length ? '…' : ''}`;
+}
+
+/**
+ * `spec.replicas 2 → 3`. A long value is cut around the first difference, the same window on
+ * both sides, so that a change at the end of a long env value or JSON document is not hidden
+ * behind two identical-looking beginnings.
+ */
 export function describeChange(change: FieldChange): string {
-  return `${change.path} ${show(change.before)} → ${show(change.after)}`;
+  const before = characters(change.before);
+  const after = characters(change.after);
+  if (before.length <= shownLength && after.length <= shownLength) return `${change.path} ${before.join('')} → ${after.join('')}`;
+  let first = 0;
+  if (change.before !== undefined && change.after !== undefined) {
+    while (first < before.length && first < after.length && before[first] === after[first]) first++;
+  }
+  // Up to leadLength characters before the difference, more when the value ends sooner.
+  const start = Math.max(0, Math.min(first - leadLength, Math.max(before.length, after.length) - shownLength));
+  return `${change.path} ${excerpt(before, start)} → ${excerpt(after, start)}`;
 }

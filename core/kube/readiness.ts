@@ -20,7 +20,7 @@ interface Observed extends KubernetesObject {
   status?: Record<string, unknown> & { conditions?: Condition[]; observedGeneration?: number };
 }
 
-export const waitedKinds = new Set(['Deployment', 'DaemonSet', 'StatefulSet', 'Job', 'CustomResourceDefinition']);
+export const waitedKinds = new Set(['Deployment', 'DaemonSet', 'StatefulSet', 'Job', 'CustomResourceDefinition', 'APIService']);
 
 export function isWaitedFor(object: KubernetesObject): boolean {
   return waitedKinds.has(object.kind ?? '');
@@ -91,6 +91,12 @@ export function readinessOf(object: KubernetesObject | undefined): Readiness {
       const established = condition(observed, 'Established');
       if (established?.status === 'True') return { ready: true, detail: 'established' };
       return { ready: false, detail: established ? describeCondition(established) : 'not yet established' };
+    }
+    case 'APIService': {
+      // Local APIs (no spec.service) are served by the apiserver itself.
+      const available = condition(observed, 'Available');
+      if (available?.status === 'True' || observed.spec?.service == null) return { ready: true, detail: 'available' };
+      return { ready: false, detail: available ? describeCondition(available) : 'availability not yet reported' };
     }
     default:
       return { ready: true, detail: 'exists' };

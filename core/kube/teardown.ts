@@ -1,8 +1,12 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { InterruptedError } from '../errors.ts';
 import type { Output } from '../output.ts';
-import { deleteObject, findMembers, sortForDeletion } from './apply.ts';
-import { applySetNamespace, applySetParentName, readRecord } from './applyset.ts';
+import { confirmNamespaceDeletion, deleteObject, findMembers, sortForDeletion, type Confirm, type MemberRef } from './apply.ts';
+import { applySetId, applySetNamespace, applySetParentName, partOfLabel, readRecord, recordOf, type ApplySetRecord } from './applyset.ts';
 import type { KubeClient, ObjectRef } from './client.ts';
-import { applyTier, customResourceTier } from './objects.ts';
+import { acquireLayerLock } from './lock.ts';
+import { assertNamespacesCanBeDeleted } from './namespaces.ts';
+import { applyTier, customResourceTier, describeRef } from './objects.ts';
 import { explainKubeError } from './report.ts';
 import { waitForDeletion } from './wait.ts';
 
@@ -11,15 +15,29 @@ export interface TeardownOptions {
   readonly dryRun: boolean;
   readonly timeoutMs: number;
   readonly output: Output;
+  /** Asked before a namespace holding objects the layer did not create is deleted. */
+  readonly confirm?: Confirm;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
- * Removes every object the layer's ApplySet records, in reverse dependency order, waits until
- * they are gone (namespaces finalized included), then removes the record itself.
- * Returns the objects deleted (or that would be, in a dry run).
+ * Removes every object the layer's ApplySet records (and only those: labelled, applied by the
+ * layer, in the recorded kinds and namespaces), in reverse dependency order, waits until they are
+ * gone (namespaces finalized included), then removes the record itself. A lost record is rebuilt
+ * from the labels. Returns the objects deleted (or that would be, in a dry run).
  */
 export async function teardownLayer(kube: KubeClient, options: TeardownOptions): Promise<ObjectRef[]> {
-  const { layer, dryRun, output } = options;
+  const lock = options.dryRun ? undefined : await acquireLayerLock(kube, options.layer, `teardown ${options.layer}`);
+  try {
+    return await teardownLocked(kube, options);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function teardownLocked(kube: KubeClient, options: TeardownOptions): Promise<ObjectRef[]> {
+  const { layer, dryRun, output, signal } = options;
+  const deadlineAt = Date.now() + options.timeoutMs;
   const parentRef = { apiVersion: 'v1', kind: 'ConfigMap', name: applySetParentName(layer), namespace: applySetNamespace };
   let parent;
   try {
@@ -27,27 +45,73 @@ export async function teardownLayer(kube: KubeClient, options: TeardownOptions):
   } catch (err) {
     throw explainKubeError('read the ApplySet record of', parentRef, err);
   }
+  let record = readRecord(parent);
   if (parent === undefined) {
-    output.info(`${layer}: nothing recorded as applied — nothing to tear down`);
-    return [];
+    record = await rebuildRecord(kube, layer);
+    if (record.groupKinds.length === 0) {
+      output.info(`${layer}: nothing recorded as applied and no object labelled as ${layer}'s — nothing to tear down`);
+      return [];
+    }
+    output.warn(`the ApplySet record ${describeRef(parentRef)} was missing: rebuilt it from the objects labelled as ${layer}'s`);
   }
-  const members = sortForDeletion(await findMembers(kube, layer, readRecord(parent), () => true));
+  const members = sortForDeletion(await findMembers(kube, layer, record, () => true));
+  await assertNamespacesCanBeDeleted(kube, members);
+  await confirmNamespaceDeletion(kube, layer, members, { confirm: options.confirm, dryRun, output });
+
+  const deleted: MemberRef[] = [];
+  const interrupted = (): InterruptedError =>
+    new InterruptedError(
+      `interrupted: ${layer}: ${deleted.length > 0 ? `deleted ${deleted.map(describeRef).join(', ')}` : 'deleted nothing'}; not deleted: ${members.filter((m) => !deleted.includes(m)).map(describeRef).join(', ') || 'none'} — run the same command again to finish`,
+    );
   await output.step(`${dryRun ? 'Dry-run delete' : 'Delete'} ${members.length} objects of ${layer}`, async () => {
     // Custom resources go (and are gone) before their CRDs, so their controllers can finalize them.
     const customResources = members.filter((ref) => applyTier(ref) === customResourceTier);
-    for (const ref of customResources) await deleteObject(kube, ref, dryRun);
-    if (!dryRun) await waitForDeletion(kube, customResources, options.timeoutMs);
-    for (const ref of members.filter((member) => applyTier(member) !== customResourceTier)) await deleteObject(kube, ref, dryRun);
+    const rest = members.filter((member) => applyTier(member) !== customResourceTier);
+    for (const ref of customResources) {
+      if (signal?.aborted === true) throw interrupted();
+      await deleteObject(kube, ref, dryRun);
+      deleted.push(ref);
+    }
+    if (!dryRun) await waitForDeletion(kube, customResources, { timeoutMs: options.timeoutMs, deadlineAt, output, signal });
+    for (const ref of rest) {
+      if (signal?.aborted === true) throw interrupted();
+      await deleteObject(kube, ref, dryRun);
+      deleted.push(ref);
+    }
   });
   if (!dryRun) {
     await output.step(`Wait until ${layer} is gone`, async () => {
       try {
-        await waitForDeletion(kube, members, options.timeoutMs);
+        await waitForDeletion(kube, members, { timeoutMs: options.timeoutMs, deadlineAt, output, signal });
       } catch (err) {
+        if (err instanceof InterruptedError) throw interrupted();
         throw explainKubeError(`tear down ${layer}`, undefined, err);
       }
     });
     await deleteObject(kube, parentRef, false);
   }
   return members;
+}
+
+/**
+ * The record of a layer whose parent ConfigMap was deleted: every kind the cluster serves is
+ * searched for objects carrying the layer's ApplySet label, as kubectl would find them.
+ */
+async function rebuildRecord(kube: KubeClient, layer: string): Promise<ApplySetRecord> {
+  const labelSelector = `${partOfLabel}=${applySetId(layer)}`;
+  const groups = await kube.request<{ groups: { preferredVersion?: { groupVersion?: string } }[] }>('GET', '/apis');
+  const versions = ['v1', ...groups.groups.map((g) => g.preferredVersion?.groupVersion ?? '').filter((v) => v !== '')];
+  const found = await Promise.all(
+    versions.map(async (apiVersion) => {
+      try {
+        const list = await kube.request<{ resources: { name: string; kind: string; verbs: string[] }[] }>('GET', apiVersion === 'v1' ? '/api/v1' : `/apis/${apiVersion}`);
+        const kinds = list.resources.filter((r) => !r.name.includes('/') && r.verbs.includes('list') && r.verbs.includes('delete'));
+        const items = await Promise.all(kinds.map(async (r) => (await kube.list<KubernetesObject>(apiVersion, r.kind, { labelSelector })).items));
+        return items.flat();
+      } catch {
+        return [];
+      }
+    }),
+  );
+  return recordOf(found.flat());
 }

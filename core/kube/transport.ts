@@ -1,6 +1,7 @@
+import { X509Certificate } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { IsomorphicFetchHttpLibrary, RequestContext, type HttpMethod, type KubeConfig } from '@kubernetes/client-node';
-import { UserError } from '../errors.ts';
+import { IsomorphicFetchHttpLibrary, RequestContext, bufferFromFileOrString, type HttpMethod, type KubeConfig } from '@kubernetes/client-node';
+import { UserError, exitCodes } from '../errors.ts';
 import { innermostMessage } from './errors.ts';
 
 export interface RawResponse {
@@ -27,8 +28,12 @@ export function createClientNodeTransport(config: KubeConfig): Transport {
   const http = new IsomorphicFetchHttpLibrary();
   // client-node makes a new connection pool per request; one is kept and reused.
   let dispatcher: Dispatcher | undefined;
+  const certificate = clientCertificate(config);
   return {
     async send(method, url, headers, body, signal) {
+      if (certificate !== undefined && certificate.notAfter.getTime() < Date.now()) {
+        throw expiredCertificateError(config.getCurrentContext(), certificate);
+      }
       const context = new RequestContext(url.toString(), method);
       try {
         await config.applySecurityAuthentication(context);
@@ -62,4 +67,36 @@ export function createClientNodeTransport(config: KubeConfig): Transport {
       await current?.close();
     },
   };
+}
+
+interface ClientCertificate {
+  /** The file it was read from; undefined when the kubeconfig embeds it. */
+  readonly file: string | undefined;
+  readonly notAfter: Date;
+}
+
+/** The current user's client certificate, or undefined when there is none or it cannot be read. */
+function clientCertificate(config: KubeConfig): ClientCertificate | undefined {
+  const user = config.getCurrentUser();
+  if (user === null) return undefined;
+  try {
+    const pem = bufferFromFileOrString(user.certFile, user.certData);
+    return pem === null ? undefined : { file: user.certFile, notAfter: new X509Certificate(pem).validToDate };
+  } catch {
+    // A file that is gone or not a certificate: loading the credentials or the TLS handshake says so.
+    return undefined;
+  }
+}
+
+/**
+ * An expired client certificate is caught before sending: the apiserver would answer 401, or 403
+ * as system:anonymous, and name neither the certificate nor its date.
+ */
+function expiredCertificateError(contextName: string, certificate: ClientCertificate): UserError {
+  const which = certificate.file === undefined ? '' : ` (${certificate.file})`;
+  const date = certificate.notAfter.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return new UserError(
+    `the client certificate of kubeconfig context '${contextName}'${which} expired on ${date} — renew it (a kubeadm cluster: \`kubeadm certs renew admin.conf\` on a control-plane node, then copy /etc/kubernetes/admin.conf again) or pass another --context`,
+    { exitCode: exitCodes.unreachable },
+  );
 }

@@ -1,10 +1,12 @@
-import type { CoreV1Event, KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
-import { UserError } from '../errors.ts';
+import type { CoreV1Event, KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import { InterruptedError, UserError, exitCodes } from '../errors.ts';
+import type { Output } from '../output.ts';
 import type { KubeClient, ObjectRef } from './client.ts';
 import { KubeApiError, isTransient } from './errors.ts';
 import { describeObject, describeRef, refOf } from './objects.ts';
 import { describeCondition, readinessOf, type Readiness } from './readiness.ts';
 import { formatDuration } from './duration.ts';
+import { namespaceDeletionFailure, namespaceDeletionProgress } from './namespaces.ts';
 
 class DeadlineReached extends Error {}
 
@@ -79,7 +81,40 @@ export async function watchObject(
 }
 
 export interface WaitOptions {
+  /** The command's --timeout, as error messages name it. */
   readonly timeoutMs: number;
+  /** Epoch ms when that timeout ends, when the wait is the last part of a longer run. */
+  readonly deadlineAt?: number;
+  /** Where a line naming what is still pending goes, at least every 10 s. */
+  readonly output?: Output;
+  /** Aborted on Ctrl-C: the wait ends with an InterruptedError. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** How often a wait says what it still waits for, with or without a terminal. */
+export const progressEveryMs = 10_000;
+/** Workloads ready, their APIService still not Available this long later: it will not be. */
+export const apiServiceGraceMs = 30_000;
+
+function waitingTime(options: WaitOptions): number {
+  return options.deadlineAt === undefined ? options.timeoutMs : Math.max(0, options.deadlineAt - Date.now());
+}
+
+function startProgress(output: Output | undefined, pending: () => string[]): () => void {
+  if (output === undefined) return () => undefined;
+  const started = Date.now();
+  const timer = setInterval(() => {
+    const left = pending();
+    if (left.length > 0) output.info(`  … still waiting after ${formatDuration(Math.round((Date.now() - started) / 1000) * 1000)}: ${left.join('; ')}`);
+  }, progressEveryMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+  };
+}
+
+function interruptedWhile(what: string): InterruptedError {
+  return new InterruptedError(`interrupted while waiting for ${what}`);
 }
 
 /**
@@ -89,11 +124,32 @@ export interface WaitOptions {
 export async function waitForReady(kube: KubeClient, objects: readonly KubernetesObject[], options: WaitOptions): Promise<void> {
   if (objects.length === 0) return;
   const deadline = new AbortController();
+  // Set from timers: a plain `let` would read as never changed to the type checker.
+  const ended = { timedOut: false, apiServiceGraceOver: false };
   const timer = setTimeout(() => {
+    ended.timedOut = true;
     deadline.abort();
-  }, options.timeoutMs);
+  }, waitingTime(options));
+  const onInterrupt = (): void => {
+    deadline.abort();
+  };
+  options.signal?.addEventListener('abort', onInterrupt, { once: true });
   const last = new Map<string, Readiness>();
   const failures: string[] = [];
+  const apiServices = objects.filter((object) => object.kind === 'APIService');
+  let graceTimer: NodeJS.Timeout | undefined;
+  const checkApiServiceGrace = (): void => {
+    if (apiServices.length === 0 || graceTimer !== undefined) return;
+    const othersReady = objects.filter((object) => object.kind !== 'APIService').every((object) => last.get(describeObject(object))?.ready === true);
+    if (!othersReady) return;
+    graceTimer = setTimeout(() => {
+      ended.apiServiceGraceOver = true;
+      deadline.abort();
+    }, apiServiceGraceMs);
+  };
+  const stopProgress = startProgress(options.output, () =>
+    objects.filter((object) => last.get(describeObject(object))?.ready !== true).map((object) => `${describeObject(object)}: ${last.get(describeObject(object))?.detail ?? 'not observed yet'}`),
+  );
   try {
     await Promise.all(
       objects.map(async (object) => {
@@ -106,10 +162,12 @@ export async function waitForReady(kube: KubeClient, objects: readonly Kubernete
               const readiness = readinessOf(live);
               last.set(describeRef(ref), readiness);
               if (readiness.failed === true) throw new RolloutFailed(readiness);
+              checkApiServiceGrace();
               return readiness.ready;
             },
             deadline.signal,
           );
+          checkApiServiceGrace();
         } catch (err) {
           if (err instanceof RolloutFailed || err instanceof DeadlineReached) {
             failures.push(describeRef(ref));
@@ -122,13 +180,20 @@ export async function waitForReady(kube: KubeClient, objects: readonly Kubernete
     );
   } finally {
     clearTimeout(timer);
+    clearTimeout(graceTimer);
+    stopProgress();
+    options.signal?.removeEventListener('abort', onInterrupt);
   }
   if (failures.length === 0) return;
+  if (options.signal?.aborted === true && !ended.timedOut) throw interruptedWhile(objects.map(describeObject).join(', '));
   const notReady = objects.filter((object) => last.get(describeObject(object))?.ready !== true);
   const reasons = await Promise.all(notReady.map((object) => explainNotReady(kube, object, last.get(describeObject(object)))));
-  const timedOut = [...last.values()].every((r) => r.failed !== true);
-  const headline = timedOut ? `timed out after ${formatDuration(options.timeoutMs)} waiting for rollout` : 'rollout failed';
-  throw new UserError(`${headline}:\n${reasons.map((reason) => `  ${reason}`).join('\n')}`);
+  const failed = [...last.values()].some((r) => r.failed === true);
+  if (!failed && (ended.timedOut || !ended.apiServiceGraceOver)) {
+    throw new UserError(`timed out after ${formatDuration(options.timeoutMs)} waiting for rollout:\n${reasons.map((reason) => `  ${reason}`).join('\n')}`, { exitCode: exitCodes.timedOut });
+  }
+  const headline = failed ? 'rollout failed' : `its workloads are ready but an aggregated API is still not available ${formatDuration(apiServiceGraceMs)} later`;
+  throw new UserError(`${headline}:\n${reasons.map((reason) => `  ${reason}`).join('\n')}`, { exitCode: exitCodes.blocked });
 }
 
 class RolloutFailed extends Error {
@@ -157,6 +222,7 @@ export async function explainNotReady(kube: KubeClient, object: KubernetesObject
     const live = await kube.get<KubernetesObject & { status?: { conditions?: Condition[] }; spec?: { selector?: { matchLabels?: Record<string, string> } } }>(ref);
     const bad = (live?.status?.conditions ?? []).filter((c) => c.status !== 'True' || c.reason === 'ProgressDeadlineExceeded' || c.type === 'ReplicaFailure');
     parts.push(...bad.map(describeCondition));
+    if (ref.kind === 'APIService') parts.push(...(await explainApiService(kube, live)));
     const matchLabels = live?.spec?.selector?.matchLabels;
     if (ref.namespace !== undefined && matchLabels !== undefined && ['Deployment', 'DaemonSet', 'StatefulSet', 'Job'].includes(ref.kind)) {
       const labelSelector = Object.entries(matchLabels)
@@ -189,6 +255,10 @@ async function explainPods(kube: KubeClient, namespace: string, labelSelector: s
       if (waiting?.reason !== undefined) reasons.push(`pod ${pod.metadata?.name ?? ''} container ${status.name} ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`);
     }
   }
+  for (const pod of unready.slice(0, 2)) {
+    const diagnosis = await diagnosePodLog(kube, pod);
+    if (diagnosis !== undefined) reasons.push(`pod ${pod.metadata?.name ?? ''} ${diagnosis}`);
+  }
   const events = await kube.list<CoreV1Event>('v1', 'Event', { namespace, fieldSelector: 'involvedObject.kind=Pod,type=Warning' });
   const names = new Set(unready.map((pod) => pod.metadata?.name));
   const latestByPod = new Map<string, CoreV1Event>();
@@ -207,19 +277,124 @@ function eventTime(event: CoreV1Event): number {
   return typeof when === 'string' || when instanceof Date ? new Date(when).getTime() : 0;
 }
 
-/** Waits until every given object is gone (deleted and finalized); names what is left on timeout. */
-export async function waitForDeletion(kube: KubeClient, refs: readonly ObjectRef[], timeoutMs: number): Promise<void> {
-  const deadline = AbortSignal.timeout(timeoutMs);
-  const left = new Set(refs.map(describeRef));
-  await Promise.all(
-    refs.map(async (ref) => {
-      try {
-        await watchObject(kube, ref, (live) => live === undefined, deadline);
-        left.delete(describeRef(ref));
-      } catch (err) {
-        if (!(err instanceof DeadlineReached)) throw err;
-      }
-    }),
+/**
+ * Waits until every given object is gone (deleted and finalized). A Namespace whose own
+ * conditions say it cannot finish (an API that does not answer, content that cannot be deleted)
+ * fails at once with that reason; on timeout the error names what is left and why.
+ */
+export async function waitForDeletion(kube: KubeClient, refs: readonly ObjectRef[], options: WaitOptions): Promise<void> {
+  if (refs.length === 0) return;
+  const deadline = new AbortController();
+  // Set from timers: a plain `let` would read as never changed to the type checker.
+  const ended = { timedOut: false, apiServiceGraceOver: false };
+  const timer = setTimeout(() => {
+    ended.timedOut = true;
+    deadline.abort();
+  }, waitingTime(options));
+  const onInterrupt = (): void => {
+    deadline.abort();
+  };
+  options.signal?.addEventListener('abort', onInterrupt, { once: true });
+  const left = new Map(refs.map((ref) => [describeRef(ref), 'still exists']));
+  const stopProgress = startProgress(options.output, () => [...left.entries()].map(([name, state]) => `${name}: ${state}`));
+  try {
+    await Promise.all(
+      refs.map(async (ref) => {
+        try {
+          await watchObject(
+            kube,
+            ref,
+            (live) => {
+              if (live === undefined) return true;
+              if (ref.kind === 'Namespace') {
+                const failure = namespaceDeletionFailure(live);
+                if (failure !== undefined) throw new NamespaceStuck(ref, failure);
+                left.set(describeRef(ref), namespaceDeletionProgress(live) ?? 'terminating');
+              } else if (live.metadata?.deletionTimestamp !== undefined) {
+                const finalizers = live.metadata.finalizers ?? [];
+                left.set(describeRef(ref), finalizers.length > 0 ? `terminating, finalizers ${finalizers.join(', ')}` : 'terminating');
+              }
+              return false;
+            },
+            deadline.signal,
+          );
+          left.delete(describeRef(ref));
+        } catch (err) {
+          if (!(err instanceof DeadlineReached)) throw err;
+        }
+      }),
+    );
+  } catch (err) {
+    if (err instanceof NamespaceStuck) {
+      throw new UserError(
+        `${describeRef(err.ref)} cannot finish deleting: ${err.reason} — Kubernetes retries by itself once the cause is fixed (an aggregated API that does not answer: fix its server or delete its APIService)`,
+        { exitCode: exitCodes.blocked },
+      );
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    stopProgress();
+    options.signal?.removeEventListener('abort', onInterrupt);
+  }
+  if (left.size === 0) return;
+  if (options.signal?.aborted === true && !ended.timedOut) throw interruptedWhile(`the deletion of ${[...left.keys()].join(', ')}`);
+  throw new UserError(
+    `timed out after ${formatDuration(options.timeoutMs)} waiting for the deletion of ${[...left.entries()].map(([name, state]) => `${name} (${state})`).join(', ')}`,
+    { exitCode: exitCodes.timedOut },
   );
-  if (left.size > 0) throw new UserError(`timed out after ${formatDuration(timeoutMs)} waiting for deletion of ${[...left].join(', ')} — check their finalizers`);
+}
+
+class NamespaceStuck extends Error {
+  readonly ref: ObjectRef;
+  readonly reason: string;
+  constructor(ref: ObjectRef, reason: string) {
+    super(reason);
+    this.ref = ref;
+    this.reason = reason;
+  }
+}
+
+/** What a workload's log says that explains it, for the few causes worth recognising. */
+export function diagnoseLog(log: string): string | undefined {
+  if (/x509: |tls: failed to verify certificate/.test(log)) {
+    const line = log.split('\n').find((l) => /x509: |tls: failed to verify/.test(l)) ?? '';
+    const scrapesKubelets = /kubelet|:10250/.test(line);
+    const hint = scrapesKubelets
+      ? " — the kubelets' serving certificates do not verify: on kubeadm (self-signed kubelet certificates) use --kubelet-tls insecure, or enable serverTLSBootstrap and approve the kubelet-serving CSRs"
+      : '';
+    return `TLS verification failed: ${line.replace(/^.*?(x509: |tls: )/, '$1').slice(0, 200)}${hint}`;
+  }
+  return undefined;
+}
+
+async function diagnosePodLog(kube: KubeClient, pod: V1Pod): Promise<string | undefined> {
+  const name = pod.metadata?.name;
+  const namespace = pod.metadata?.namespace;
+  const running = (pod.status?.containerStatuses ?? []).find((status) => status.state?.running !== undefined || status.lastState?.terminated !== undefined);
+  if (name === undefined || namespace === undefined || running === undefined) return undefined;
+  try {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`;
+    const log = await kube.request<string>('GET', path, { query: { container: running.name, tailLines: 50 }, responseType: 'text' });
+    return diagnoseLog(typeof log === 'string' ? log : '');
+  } catch {
+    // No log to read (fake nodes, a kubelet that does not answer): nothing to add.
+    return undefined;
+  }
+}
+
+async function explainApiService(kube: KubeClient, apiService: KubernetesObject | undefined): Promise<string[]> {
+  const service = (apiService as { spec?: { service?: { name?: string; namespace?: string } | null } } | undefined)?.spec?.service;
+  if (service?.name === undefined || service.namespace === undefined) return [];
+  const live = await kube.get<V1Service>({ apiVersion: 'v1', kind: 'Service', name: service.name, namespace: service.namespace });
+  const selector = live?.spec?.selector;
+  if (selector === undefined) return [`its Service ${service.namespace}/${service.name} does not exist or selects no pods`];
+  const labelSelector = Object.entries(selector).map(([key, value]) => `${key}=${value}`).join(',');
+  const pods = await kube.list<V1Pod>('v1', 'Pod', { namespace: service.namespace, labelSelector });
+  const reasons: string[] = [];
+  for (const pod of pods.items.slice(0, 2)) {
+    const diagnosis = await diagnosePodLog(kube, pod);
+    if (diagnosis !== undefined) reasons.push(`pod ${pod.metadata?.name ?? ''} ${diagnosis}`);
+  }
+  return reasons;
 }

@@ -32,6 +32,8 @@ describe('parseDemoOptions()', () => {
     ['zero replicas', { images, replicas: '0' }, /--replicas '0' must be an integer from 1 to 20/],
     ['an error rate above 1', { images, 'backend-error-rate': '2' }, /--backend-error-rate '2' must be a number from 0 to 1/],
     ['a bad namespace', { images, namespace: 'Demo_NS' }, /--namespace 'Demo_NS' is not a valid namespace name/],
+    ['a system namespace', { images, namespace: 'kube-system' }, /--namespace 'kube-system' is a namespace Kubernetes itself uses: .* pass a namespace of its own/],
+    ['the default namespace', { images, namespace: 'default' }, /--namespace 'default' is a namespace Kubernetes itself uses/],
     ['an unknown flag', { images, colour: 'blue' }, /unknown option --colour for the demo layer/],
   ];
   for (const [what, raw, message] of bad) {

@@ -37,3 +37,42 @@ describe('diffObjects()', () => {
     assert.deepEqual(changes.map(describeChange), ['spec.template.spec.containers[server].env[C] (none) → {"name":"C","value":"3"}']);
   });
 });
+
+describe('describeChange()', () => {
+  const env = 'spec.template.spec.containers[server].env[CONFIG].value';
+  const sides = (line: string): string[] => line.slice(line.indexOf(' ') + 1).split(' → ');
+
+  it('shows the end of a long env value when only its end changed', () => {
+    const changes = diffObjects(deployment(1, [{ name: 'CONFIG', value: `${'x'.repeat(100)}A` }]), deployment(1, [{ name: 'CONFIG', value: `${'x'.repeat(100)}B` }]));
+    assert.deepEqual(changes.map(describeChange), [`${env} …${'x'.repeat(58)}A" → …${'x'.repeat(58)}B"`]);
+  });
+
+  it('shows where a long JSON document differs, the same window on both sides', () => {
+    const collectorConfig = (port: number): string => JSON.stringify({ receivers: { otlp: { protocols: { grpc: { endpoint: '0.0.0.0:4317' }, http: { endpoint: `0.0.0.0:${port}` } } } } });
+    const line = describeChange({ path: 'data.config', before: collectorConfig(4318), after: collectorConfig(4319) });
+    assert.equal(line, String.raw`data.config ….0.0.0:4317\"},\"http\":{\"endpoint\":\"0.0.0.0:4318\"}}}}}" → ….0.0.0:4317\"},\"http\":{\"endpoint\":\"0.0.0.0:4319\"}}}}}"`);
+    const [before, after] = sides(line);
+    assert.notEqual(before, after);
+  });
+
+  it('cuts both ends around a difference in the middle', () => {
+    const value = (middle: string): string => `${'a'.repeat(50)}${middle}${'b'.repeat(50)}`;
+    assert.equal(describeChange({ path: 'v', before: value('X'), after: value('Y') }), `v …${'a'.repeat(20)}X${'b'.repeat(39)}… → …${'a'.repeat(20)}Y${'b'.repeat(39)}…`);
+  });
+
+  it('shows the beginning of a long value that was added or removed', () => {
+    const value = 'z'.repeat(100);
+    assert.equal(describeChange({ path: 'v', before: undefined, after: value }), `v (none) → "${'z'.repeat(59)}…`);
+    assert.equal(describeChange({ path: 'v', before: value, after: undefined }), `v "${'z'.repeat(59)}… → (none)`);
+  });
+
+  it('shows values of up to 60 characters whole', () => {
+    assert.equal(describeChange({ path: 'v', before: 'short', after: 'x'.repeat(58) }), `v "short" → "${'x'.repeat(58)}"`);
+  });
+
+  it('never cuts a character in two', () => {
+    const line = describeChange({ path: 'v', before: `${'🙂'.repeat(70)}a`, after: `${'🙂'.repeat(70)}b` });
+    assert.equal(line, `v …${'🙂'.repeat(58)}a" → …${'🙂'.repeat(58)}b"`);
+    assert.doesNotMatch(line, /\p{Cs}/u);
+  });
+});

@@ -23,6 +23,13 @@ describe('readinessOf()', () => {
       /3 pods/,
     ],
     ['a complete Job', { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j' }, status: { conditions: [{ type: 'Complete', status: 'True' }] } } as KubernetesObject, true, /complete/],
+    [
+      'an APIService its server does not answer for',
+      { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: 'v1beta1.metrics.k8s.io' }, spec: { service: { name: 'metrics-server', namespace: 'kube-system' } }, status: { conditions: [{ type: 'Available', status: 'False', reason: 'FailedDiscoveryCheck', message: 'failing or missing response' }] } } as KubernetesObject,
+      false,
+      /^Available=False FailedDiscoveryCheck: failing or missing response$/,
+    ],
+    ['a local APIService', { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: 'v1.apps' }, spec: { service: null } } as unknown as KubernetesObject, true, /available/],
     ['an established CRD', { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'c' }, status: { conditions: [{ type: 'Established', status: 'True' }] } } as KubernetesObject, true, /established/],
   ];
   for (const [what, object, ready, detail] of cases) {
