@@ -24,8 +24,10 @@ export function createOutput(options: OutputOptions = {}): Output {
   const stream = options.stream ?? process.stderr;
   const verbosity = options.verbosity ?? 'normal';
   const interactive = options.interactive ?? stream.isTTY;
+  // A line printed while a spinner turns (a wait's progress) first clears the spinner's line.
+  let spinning = false;
   const write = (line: string): void => {
-    stream.write(`${line}\n`);
+    stream.write(`${spinning ? '\r\x1b[2K' : ''}${line}\n`);
   };
 
   return {
@@ -43,6 +45,7 @@ export function createOutput(options: OutputOptions = {}): Output {
       const started = Date.now();
       let timer: NodeJS.Timeout | undefined;
       if (interactive && verbosity !== 'quiet') {
+        spinning = true;
         let frame = 0;
         timer = setInterval(() => {
           stream.write(`\r${spinnerFrames[frame++ % spinnerFrames.length] ?? ''} ${title}`);
@@ -53,6 +56,7 @@ export function createOutput(options: OutputOptions = {}): Output {
       const finish = (mark: string): void => {
         if (timer) {
           clearInterval(timer);
+          spinning = false;
           stream.write('\r\x1b[2K');
         }
         if (verbosity !== 'quiet' || mark.includes('✗')) {

@@ -37,3 +37,18 @@ describe('runSteps()', () => {
     assert.match(text(), /✗ loud/);
   });
 });
+
+describe('createOutput() on a terminal', () => {
+  it('clears the spinner line before a progress line printed during a step', async () => {
+    const { stream, text } = capture();
+    const output = createOutput({ stream, interactive: true });
+    await output.step('Wait for Deployment d/x', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      output.info('  … still waiting after 10s: Deployment d/x: 0 of 1 updated replicas available');
+    });
+    const clearLine = '\r\u001b[2K';
+    assert.ok(text().includes(`${clearLine}  … still waiting after 10s: Deployment d/x`), JSON.stringify(text()));
+    output.info('after');
+    assert.ok(text().endsWith(')\nafter\n'), 'no clearing once the spinner stopped');
+  });
+});

@@ -350,4 +350,20 @@ describe('the deploy engine never takes or deletes what is not its own', () => {
     const down = await tracelab(env.cp, ['teardown', 'monitoring']);
     assert.equal(down.status, 0, down.stderr);
   });
+
+  it('keeps --timeout as a deadline, retries included, against an API server that stopped answering', async (t) => {
+    const env = await cluster(t);
+    if (env === undefined) return;
+    const apiserver = env.cp.processes().find((p) => p.name === 'kube-apiserver');
+    assert.ok(apiserver, 'the control plane records its kube-apiserver');
+    process.kill(apiserver.pid, 'SIGSTOP');
+    try {
+      const run = await tracelab(env.cp, ['deploy', 'demo', '--images', images, '--timeout', '8s']);
+      assert.equal(run.status, 4, run.stderr);
+      assert.match(run.stderr, /cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:\d+: .*\(gave up after \d+ attempts? in [\d.]+s\)/);
+      assert.ok(run.ms < 15_000, `ended ${run.ms} ms after it started, for an 8 s --timeout`);
+    } finally {
+      process.kill(apiserver.pid, 'SIGCONT');
+    }
+  });
 });
