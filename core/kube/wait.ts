@@ -96,8 +96,28 @@ export const progressEveryMs = 10_000;
 /** Workloads ready, their APIService still not Available this long later: it will not be. */
 export const apiServiceGraceMs = 30_000;
 
-function waitingTime(options: WaitOptions): number {
-  return options.deadlineAt === undefined ? options.timeoutMs : Math.max(0, options.deadlineAt - Date.now());
+/** One abort for the timeout, Ctrl-C and early ends; `ended` says which timer fired. */
+function startDeadline(options: WaitOptions): { deadline: AbortController; ended: { timedOut: boolean; apiServiceGraceOver: boolean }; dispose: () => void } {
+  const deadline = new AbortController();
+  // Set from timers: a plain `let` would read as never changed to the type checker.
+  const ended = { timedOut: false, apiServiceGraceOver: false };
+  const waitingMs = options.deadlineAt === undefined ? options.timeoutMs : Math.max(0, options.deadlineAt - Date.now());
+  const timer = setTimeout(() => {
+    ended.timedOut = true;
+    deadline.abort();
+  }, waitingMs);
+  const onInterrupt = (): void => {
+    deadline.abort();
+  };
+  options.signal?.addEventListener('abort', onInterrupt, { once: true });
+  return {
+    deadline,
+    ended,
+    dispose: () => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onInterrupt);
+    },
+  };
 }
 
 function startProgress(output: Output | undefined, pending: () => string[]): () => void {
@@ -123,17 +143,7 @@ function interruptedWhile(what: string): InterruptedError {
  */
 export async function waitForReady(kube: KubeClient, objects: readonly KubernetesObject[], options: WaitOptions): Promise<void> {
   if (objects.length === 0) return;
-  const deadline = new AbortController();
-  // Set from timers: a plain `let` would read as never changed to the type checker.
-  const ended = { timedOut: false, apiServiceGraceOver: false };
-  const timer = setTimeout(() => {
-    ended.timedOut = true;
-    deadline.abort();
-  }, waitingTime(options));
-  const onInterrupt = (): void => {
-    deadline.abort();
-  };
-  options.signal?.addEventListener('abort', onInterrupt, { once: true });
+  const { deadline, ended, dispose } = startDeadline(options);
   const last = new Map<string, Readiness>();
   const failures: string[] = [];
   const apiServices = objects.filter((object) => object.kind === 'APIService');
@@ -179,10 +189,9 @@ export async function waitForReady(kube: KubeClient, objects: readonly Kubernete
       }),
     );
   } finally {
-    clearTimeout(timer);
+    dispose();
     clearTimeout(graceTimer);
     stopProgress();
-    options.signal?.removeEventListener('abort', onInterrupt);
   }
   if (failures.length === 0) return;
   if (options.signal?.aborted === true && !ended.timedOut) throw interruptedWhile(objects.map(describeObject).join(', '));
@@ -284,17 +293,7 @@ function eventTime(event: CoreV1Event): number {
  */
 export async function waitForDeletion(kube: KubeClient, refs: readonly ObjectRef[], options: WaitOptions): Promise<void> {
   if (refs.length === 0) return;
-  const deadline = new AbortController();
-  // Set from timers: a plain `let` would read as never changed to the type checker.
-  const ended = { timedOut: false, apiServiceGraceOver: false };
-  const timer = setTimeout(() => {
-    ended.timedOut = true;
-    deadline.abort();
-  }, waitingTime(options));
-  const onInterrupt = (): void => {
-    deadline.abort();
-  };
-  options.signal?.addEventListener('abort', onInterrupt, { once: true });
+  const { deadline, ended, dispose } = startDeadline(options);
   const left = new Map(refs.map((ref) => [describeRef(ref), 'still exists']));
   const stopProgress = startProgress(options.output, () => [...left.entries()].map(([name, state]) => `${name}: ${state}`));
   try {
@@ -333,9 +332,8 @@ export async function waitForDeletion(kube: KubeClient, refs: readonly ObjectRef
     }
     throw err;
   } finally {
-    clearTimeout(timer);
+    dispose();
     stopProgress();
-    options.signal?.removeEventListener('abort', onInterrupt);
   }
   if (left.size === 0) return;
   if (options.signal?.aborted === true && !ended.timedOut) throw interruptedWhile(`the deletion of ${[...left.keys()].join(', ')}`);
