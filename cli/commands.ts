@@ -16,7 +16,9 @@ const registrations: ((program: Command, globals: GlobalsOf) => void)[] = [
   (program, globals) => {
     registerLayerCommands(program, globals, layers); // up, teardown, render <layer>
   },
-  registerDemoCommands, // deploy demo
+  (program, globals) => {
+    registerDemoCommands(program, globals, layers); // deploy demo
+  },
   (program, globals) => {
     registerMonitoringCommands(program, globals, layers); // deploy monitoring, monitoring password, footprint
   },

@@ -19,6 +19,8 @@ export interface Layer<Options> {
   /** Short name used on the command line and as the field manager suffix (`tracelab-<name>`). */
   readonly name: string;
   readonly description: string;
+  /** The namespaces the layer makes and owns; no other layer may put its objects' namespace there. */
+  readonly namespaces?: readonly string[];
   /** Validates raw CLI/config values; throws UserError with one line naming the bad value. */
   parseOptions(raw: Readonly<Record<string, string | undefined>>): Options;
   /**

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
+import type { Layer } from '../core/layer.ts';
 import { addApplyFlags, upLayer, type ApplyFlags } from '../core/kube/commands.ts';
 import { demoLayer } from './layer.ts';
 import { demoDefaults } from './options.ts';
@@ -14,7 +15,7 @@ interface DeployDemoFlags extends ApplyFlags {
 }
 
 /** `tracelab deploy demo` (npm run deploy:demo): `up demo` with the demo's flags spelled out in --help. */
-export function registerDemoCommands(program: Command, globals: (command: Command) => GlobalOptions): void {
+export function registerDemoCommands(program: Command, globals: (command: Command) => GlobalOptions, layers: readonly Layer<unknown>[]): void {
   const deploy = program.command('deploy').description('deploy a workload of the lab');
   const demo = deploy
     .command('demo')
@@ -35,6 +36,6 @@ export function registerDemoCommands(program: Command, globals: (command: Comman
         'backend-error-rate': flags.backendErrorRate,
       };
       const given = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined));
-      await upLayer(globals(command), demoLayer, given, flags);
+      await upLayer(globals(command), demoLayer, given, flags, layers);
   });
 }

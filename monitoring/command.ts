@@ -12,8 +12,8 @@ import { monitoringLayer, monitoringOptionDefaults, type MonitoringRawOptions } 
 type GlobalsOf = (command: Command) => GlobalOptions;
 
 /** `tracelab deploy monitoring`: `up monitoring` (the layer's hook fills the Grafana password) with the flags spelled out. */
-export function deployMonitoring(globals: GlobalOptions, raw: MonitoringRawOptions, flags: ApplyFlags): Promise<DeployReport> {
-  return upLayer(globals, monitoringLayer, raw, flags);
+export function deployMonitoring(globals: GlobalOptions, raw: MonitoringRawOptions, flags: ApplyFlags, layers: readonly Layer<unknown>[] = []): Promise<DeployReport> {
+  return upLayer(globals, monitoringLayer, raw, flags, layers);
 }
 
 function parseNodes(text: string): number {
@@ -62,7 +62,7 @@ export function registerMonitoringCommands(program: Command, globals: GlobalsOf,
         'kubelet-tls': flags.kubeletTls,
         'metrics-server': flags.metricsServer,
       };
-      await deployMonitoring(globals(command), raw, flags);
+      await deployMonitoring(globals(command), raw, flags, layers);
   });
 
   program

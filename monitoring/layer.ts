@@ -176,6 +176,7 @@ export function renderMonitoring(options: MonitoringOptions): KubernetesObject[]
 export const monitoringLayer: Layer<MonitoringOptions> = {
   name: 'monitoring',
   description: 'Jaeger v2, Prometheus v3 with rules, Grafana dashboards, node-exporter and metrics-server',
+  namespaces: [namespaces.jaeger, namespaces.monitoring],
   parseOptions: (raw) => parseMonitoringOptions(raw),
   // The cluster may have a metrics-server already: adopting it and deleting it on teardown would break whoever installed it.
   async adaptToCluster(kube, options, { output }) {

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { GlobalOptions } from '../context.ts';
 import { UserError } from '../errors.ts';
 import type { Layer } from '../layer.ts';
@@ -61,8 +62,15 @@ export function addApplyFlags(command: Command): Command {
  * Parse, render, ask the layer what the cluster already has, apply, prune, the layer's
  * afterApply hook, wait: `tracelab up <layer>` and `tracelab deploy <layer>` alike.
  */
-export async function upLayer<Options>(globals: GlobalOptions, layer: Layer<Options>, raw: Readonly<Record<string, string | undefined>>, flags: ApplyFlags): Promise<DeployReport> {
+export async function upLayer<Options>(
+  globals: GlobalOptions,
+  layer: Layer<Options>,
+  raw: Readonly<Record<string, string | undefined>>,
+  flags: ApplyFlags,
+  layers: readonly Layer<unknown>[] = [],
+): Promise<DeployReport> {
   const parsed = layer.parseOptions(raw);
+  refuseNamespacesOfOtherLayers(layer, layer.render(parsed), layers);
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const { dryRun, output } = globals;
   const afterApply = layer.afterApply?.bind(layer);
@@ -85,6 +93,17 @@ export async function upLayer<Options>(globals: GlobalOptions, layer: Layer<Opti
   }, timeoutMs);
   printReport(globals, report);
   return report;
+}
+
+/** A layer never takes a namespace another layer owns (`deploy demo --namespace monitoring`). */
+export function refuseNamespacesOfOtherLayers<Options>(layer: Layer<Options>, objects: readonly KubernetesObject[], layers: readonly Layer<unknown>[]): void {
+  for (const object of objects) {
+    if (object.kind !== 'Namespace') continue;
+    const owner = layers.find((other) => other.name !== layer.name && (other.namespaces ?? []).includes(object.metadata?.name ?? ''));
+    if (owner !== undefined) {
+      throw new UserError(`namespace '${object.metadata?.name ?? ''}' belongs to layer ${owner.name}: layer ${layer.name} relabels its namespace and deletes it on teardown — choose another --namespace`);
+    }
+  }
 }
 
 /**
@@ -129,7 +148,7 @@ export function registerLayerCommands(program: Command, globals: GlobalsOf, laye
     .allowUnknownOption();
   addApplyFlags(up).action(async (name: string, layerArgs: string[], options: ApplyFlags, command: Command) => {
     const global = globals(command);
-    await upLayer(global, findLayer(layers, name), parseLayerFlags(layerArgs), options);
+    await upLayer(global, findLayer(layers, name), parseLayerFlags(layerArgs), options, layers);
   });
 
   program

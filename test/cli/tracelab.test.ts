@@ -22,6 +22,15 @@ describe('tracelab CLI', () => {
     });
   }
 
+  for (const namespace of ['monitoring', 'jaeger']) {
+    it(`refuses deploy demo --namespace ${namespace} (another layer's) before talking to any cluster`, () => {
+      const result = run('--kubeconfig', '/nonexistent/kubeconfig', 'deploy', 'demo', '--images', 'frontend=r.invalid/f:1,backend=r.invalid/b:1', '--namespace', namespace);
+      assert.equal(result.status, 2, result.stderr);
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+      assert.match(result.stderr, new RegExp(`namespace '${namespace}' belongs to layer monitoring: layer demo relabels its namespace and deletes it on teardown — choose another --namespace`));
+    });
+  }
+
   // client-node takes about half a second to load: only commands that talk to a cluster pay it.
   const loadsClientNode = `import { registerHooks } from 'node:module';
 registerHooks({ resolve(specifier, context, next) {
