@@ -1,0 +1,32 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { $ } from 'zx';
+import { CommandFailed, type CommandResult, type Executor, type RunOptions } from './executor.ts';
+
+/** The machine tracelab runs on: the standalone lab's host. */
+export function localExecutor(host = 'localhost'): Executor {
+  return {
+    host,
+    async run(command: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+      const [program = '', ...args] = command;
+      const output = await $({ nothrow: true, quiet: true, input: options.input, env: { ...process.env, ...options.env } })`${program} ${args}`;
+      const result = { stdout: output.stdout, stderr: output.stderr, exitCode: output.exitCode ?? 1 };
+      if (result.exitCode !== 0 && options.nothrow !== true) throw new CommandFailed(host, command, result);
+      return result;
+    },
+    async writeFile(path: string, content: string, mode = 0o644): Promise<void> {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, content, { mode });
+      // writeFile's mode applies only to a new file: an existing one gets it too.
+      await chmod(path, mode);
+    },
+    async readFile(path: string): Promise<string | undefined> {
+      try {
+        return await readFile(path, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+    },
+  };
+}
