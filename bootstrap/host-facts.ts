@@ -35,7 +35,8 @@ export const factsScript = [
   'echo ==cgroupfs==; stat -fc %T /sys/fs/cgroup 2>/dev/null',
   'echo ==epoch==; date +%s',
   'echo ==ip_forward==; cat /proc/sys/net/ipv4/ip_forward 2>/dev/null',
-  'echo ==modules==; cut -d" " -f1 /proc/modules 2>/dev/null; for m in overlay br_netfilter; do [ -d /sys/module/$m ] && echo $m; grep -qs "/$m.ko" /lib/modules/$(uname -r)/modules.builtin && echo $m; done',
+  // Loaded, or built in: a built-in module shows by what it provides (a filesystem, a sysctl).
+  'echo ==modules==; cut -d" " -f1 /proc/modules 2>/dev/null; grep -qw overlay /proc/filesystems && echo overlay; [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] && echo br_netfilter',
   'echo ==oom==; (echo -999 > /proc/self/oom_score_adj) 2>/dev/null && echo yes || echo no',
   'echo ==systemd==; [ -d /run/systemd/system ] && echo yes || echo no',
   'echo ==kernel==; uname -r',

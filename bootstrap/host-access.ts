@@ -1,0 +1,46 @@
+import type { Output } from '../core/output.ts';
+import type { CommandResult, Executor } from './executors/executor.ts';
+
+/**
+ * A step's hands on its host. Probes (reading) always run; changes (commands that alter the
+ * host, file writes) are printed instead of run in a dry run — so `--dry-run` shows the exact
+ * commands and changes nothing.
+ */
+export interface HostAccess {
+  readonly name: string;
+  probe(command: readonly string[]): Promise<CommandResult>;
+  read(path: string): Promise<string | undefined>;
+  change(command: readonly string[], options?: { input?: string }): Promise<void>;
+  write(path: string, content: string, mode?: number): Promise<void>;
+}
+
+export function hostAccess(executor: Executor, options: { dryRun: boolean; output: Output }): HostAccess {
+  const say = (line: string): void => {
+    options.output.info(`  ${executor.host}$ ${line}`);
+  };
+  return {
+    name: executor.host,
+    probe: (command) => executor.run(command, { nothrow: true }),
+    read: (path) => executor.readFile(path),
+    async change(command, changeOptions = {}) {
+      if (options.dryRun) {
+        say(command.map(shellWord).join(' '));
+        return;
+      }
+      options.output.detail(`  ${executor.host}$ ${command.map(shellWord).join(' ')}`);
+      await executor.run(command, changeOptions.input === undefined ? {} : { input: changeOptions.input });
+    },
+    async write(path, content, mode = 0o644) {
+      if (options.dryRun) {
+        say(`write ${path} (${content.length} bytes, mode ${mode.toString(8)})`);
+        return;
+      }
+      await executor.writeFile(path, content, mode);
+    },
+  };
+}
+
+/** How a command would be typed: words with shell characters quoted. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
