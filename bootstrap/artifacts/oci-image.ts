@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { pack, type Pack } from 'tar-stream';
+
+/** A file of an image's single layer; parent directories are added. */
+export interface ImageFile {
+  /** Inside the image, without the leading slash: `usr/local/bin/kube-apiserver`. */
+  readonly path: string;
+  readonly content: Buffer | string;
+  readonly mode: number;
+}
+
+export interface ImageSpec {
+  /** The full reference containerd and kubeadm know it by: `registry.k8s.io/pause:3.10.1`. */
+  readonly name: string;
+  readonly files: readonly ImageFile[];
+  readonly config: { readonly Entrypoint?: string[]; readonly Cmd?: string[]; readonly Env?: string[]; readonly User?: string; readonly WorkingDir?: string };
+}
+
+const epoch = new Date(0);
+const media = {
+  index: 'application/vnd.oci.image.index.v1+json',
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  config: 'application/vnd.oci.image.config.v1+json',
+  layer: 'application/vnd.oci.image.layer.v1.tar',
+} as const;
+
+function sha256(data: Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+async function finish(archive: Pack): Promise<Buffer> {
+  archive.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of archive as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function add(archive: Pack, name: string, content: Buffer, mode: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    archive.entry({ name, mode, mtime: epoch, uid: 0, gid: 0, uname: 'root', gname: 'root' }, content, (err) => {
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
+
+/** Reproducible: the same files give the same bytes (sorted, owned by root, timestamps at 0). */
+export async function layerTar(files: readonly ImageFile[]): Promise<Buffer> {
+  const archive = pack();
+  const dirs = new Set<string>();
+  for (const file of files) {
+    const parts = file.path.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  }
+  const entries = [...[...dirs].map((dir) => ({ dir: true, path: dir })), ...files.map((file) => ({ dir: false, path: file.path }))].sort((a, b) => a.path.localeCompare(b.path));
+  for (const entry of entries) {
+    if (entry.dir) {
+      archive.entry({ name: `${entry.path}/`, type: 'directory', mode: 0o755, mtime: epoch, uid: 0, gid: 0 });
+    } else {
+      const file = files.find((f) => f.path === entry.path) as ImageFile;
+      await add(archive, file.path, Buffer.from(file.content), file.mode);
+    }
+  }
+  return finish(archive);
+}
+
+/**
+ * An OCI image archive (`oci-layout`, `index.json`, `blobs/sha256/…`) that
+ * `ctr -n k8s.io images import` takes as the image `spec.name`: how a lab gets its images with
+ * no registry at all.
+ */
+export async function ociImageArchive(spec: ImageSpec): Promise<{ archive: Buffer; manifestDigest: string }> {
+  const layer = await layerTar(spec.files);
+  const layerDigest = sha256(layer);
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      created: epoch.toISOString(),
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], ...spec.config },
+      rootfs: { type: 'layers', diff_ids: [layerDigest] },
+      history: [{ created: epoch.toISOString(), created_by: 'tracelab artifacts build' }],
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: media.manifest,
+      config: { mediaType: media.config, digest: sha256(config), size: config.length },
+      layers: [{ mediaType: media.layer, digest: layerDigest, size: layer.length }],
+    }),
+  );
+  const manifestDigest = sha256(manifest);
+  const tag = spec.name.slice(spec.name.lastIndexOf(':') + 1);
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: media.index,
+      manifests: [
+        {
+          mediaType: media.manifest,
+          digest: manifestDigest,
+          size: manifest.length,
+          platform: { architecture: 'amd64', os: 'linux' },
+          annotations: { 'io.containerd.image.name': spec.name, 'org.opencontainers.image.ref.name': tag },
+        },
+      ],
+    }),
+  );
+  const archive = pack();
+  await add(archive, 'oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })), 0o644);
+  await add(archive, 'index.json', index, 0o644);
+  for (const blob of [config, manifest, layer]) await add(archive, `blobs/sha256/${sha256(blob).slice('sha256:'.length)}`, blob, 0o644);
+  return { archive: await finish(archive), manifestDigest };
+}
