@@ -28,11 +28,24 @@ function sha256(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
-async function finish(archive: Pack): Promise<Buffer> {
-  archive.finalize();
+/** A tar being written, read as it goes (a large entry waits for its reader), whole at `done()`. */
+function newArchive(): { archive: Pack; done: () => Promise<Buffer> } {
+  const archive = pack();
   const chunks: Buffer[] = [];
-  for await (const chunk of archive as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  const ended = new Promise<Buffer>((resolve, reject) => {
+    archive.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
+    archive.on('end', () => {
+      resolve(Buffer.concat(chunks));
+    });
+    archive.on('error', reject);
+  });
+  return {
+    archive,
+    done: () => {
+      archive.finalize();
+      return ended;
+    },
+  };
 }
 
 function add(archive: Pack, name: string, content: Buffer, mode: number): Promise<void> {
@@ -46,7 +59,7 @@ function add(archive: Pack, name: string, content: Buffer, mode: number): Promis
 
 /** Reproducible: the same files give the same bytes (sorted, owned by root, timestamps at 0). */
 export async function layerTar(files: readonly ImageFile[]): Promise<Buffer> {
-  const archive = pack();
+  const { archive, done } = newArchive();
   const dirs = new Set<string>();
   for (const file of files) {
     const parts = file.path.split('/');
@@ -61,7 +74,7 @@ export async function layerTar(files: readonly ImageFile[]): Promise<Buffer> {
       await add(archive, file.path, Buffer.from(file.content), file.mode);
     }
   }
-  return finish(archive);
+  return done();
 }
 
 /**
@@ -107,9 +120,9 @@ export async function ociImageArchive(spec: ImageSpec): Promise<{ archive: Buffe
       ],
     }),
   );
-  const archive = pack();
+  const { archive, done } = newArchive();
   await add(archive, 'oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })), 0o644);
   await add(archive, 'index.json', index, 0o644);
   for (const blob of [config, manifest, layer]) await add(archive, `blobs/sha256/${sha256(blob).slice('sha256:'.length)}`, blob, 0o644);
-  return { archive: await finish(archive), manifestDigest };
+  return { archive: await done(), manifestDigest };
 }
