@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
+import { registerBootstrapCommands } from '../bootstrap/command.ts';
 import { registerLayerCommands } from '../core/kube/commands.ts';
 import { registerDemoCommands } from '../demo/command.ts';
 import { registerMonitoringCommands } from '../monitoring/command.ts';
@@ -21,5 +22,8 @@ const registrations: ((program: Command, globals: GlobalsOf) => void)[] = [
   },
   (program, globals) => {
     registerMonitoringCommands(program, globals, layers); // deploy monitoring, monitoring password, footprint
+  },
+  (program, globals) => {
+    registerBootstrapCommands(program, globals, layers); // bootstrap, artifacts build
   },
 ];

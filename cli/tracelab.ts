@@ -70,7 +70,6 @@ function planned(name: string, description: string, what: string): void {
     });
 }
 
-planned('bootstrap', 'create a kubeadm cluster and install the lab layers', 'cluster creation over SSH is planned; on an existing cluster use `tracelab up <layer>`');
 planned('ui', 'open Grafana, Jaeger and the other UIs through port-forwards', 'the UI port-forwards are planned');
 planned('loadtest', 'run a k6 load test against the demo', 'the k6 load runs are planned');
 planned('verify', 'prove that one trace crossed the mesh', 'the end-to-end trace check is planned');

@@ -1,7 +1,35 @@
 import { UserError } from '../../core/errors.ts';
 import { gatherHostFacts } from '../host-facts.ts';
+import { overlaps, parseCidr } from '../options.ts';
 import { failures, judgeHost, standaloneRequirements } from '../preflight.ts';
-import type { BootstrapStep } from './step.ts';
+import type { HostFacts } from '../host-facts.ts';
+import type { BootstrapStep, ResolvedNode } from './step.ts';
+
+/** `10.0.2.15/24` → `10.0.2.0/24`. */
+function networkOf(address: string): string {
+  const [ip = '', bits = '32'] = address.split('/');
+  const value = ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+  const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
+  const base = (value & mask) >>> 0;
+  return `${[24, 16, 8, 0].map((shift) => (base >>> shift) & 255).join('.')}/${Math.min(30, Math.max(8, Number(bits)))}`;
+}
+
+/**
+ * The node's name and address: given, or the host's own name and its only global address. With
+ * several, guessing is how labs break (a Vagrant VM's default route is its NAT address, the one
+ * other nodes cannot reach), so tracelab asks for --node-ip.
+ */
+export function resolveNode(facts: HostFacts, nodeName: string | undefined, nodeIP: string | undefined): ResolvedNode {
+  const name = (nodeName ?? facts.hostname).toLowerCase();
+  const addresses = facts.addresses.map((address) => address.split('/')[0] ?? '');
+  if (nodeIP !== undefined) {
+    if (!addresses.includes(nodeIP)) throw new UserError(`--node-ip ${nodeIP} is not an address of this host (it has ${addresses.join(', ') || 'none'}) — pass one of those`);
+    return { name, ip: nodeIP };
+  }
+  if (addresses.length === 1 && addresses[0] !== undefined) return { name, ip: addresses[0] };
+  if (addresses.length === 0) throw new UserError(`${name} has no global IPv4 address for the node — configure one, or pass --node-ip`);
+  throw new UserError(`${name} has several addresses (${addresses.join(', ')}) — pass --node-ip with the one other nodes and you reach it on (on Vagrant: the private network, not the NAT one)`);
+}
 
 /** Reads the host once and judges it: every failure at once, each with its fix; warnings printed. */
 export const preflight: BootstrapStep = {
@@ -10,9 +38,15 @@ export const preflight: BootstrapStep = {
   async run(ctx) {
     const facts = await gatherHostFacts({ host: ctx.host.name, run: (command) => ctx.host.probe(command), writeFile: () => Promise.reject(new Error('preflight writes nothing')), readFile: (path) => ctx.host.read(path) });
     ctx.facts = facts;
+    ctx.node = resolveNode(facts, ctx.lab.nodeName, ctx.lab.nodeIP);
     const alreadyInitialized = (await ctx.host.read('/etc/kubernetes/admin.conf')) !== undefined;
     const findings = judgeHost(facts, { ...standaloneRequirements, alreadyInitialized });
     for (const finding of findings.filter((f) => f.severity === 'warn')) ctx.output.warn(`${ctx.host.name}: ${finding.check}: ${finding.message}`);
+    for (const [flag, subnet] of [['--pod-subnet', ctx.lab.podSubnet], ['--service-subnet', ctx.lab.serviceSubnet]] as const) {
+      const cidr = parseCidr(subnet, flag);
+      const clash = facts.addresses.find((address) => overlaps(cidr, parseCidr(networkOf(address), 'address')));
+      if (clash !== undefined) findings.push({ check: 'subnets', severity: 'fail', message: `${flag} ${subnet} overlaps the host's network ${clash} (the Vagrant NAT classic) — pass a ${flag} outside it` });
+    }
     const failed = failures(findings);
     if (failed.length > 0) {
       throw new UserError(`${ctx.host.name} is not ready for Kubernetes: ${failed.map((f) => `${f.check}: ${f.message}`).join('; ')}`);

@@ -1,23 +1,46 @@
+import type { KubeClient } from '../../core/kube/client.ts';
 import type { Output } from '../../core/output.ts';
 import type { HostFacts } from '../host-facts.ts';
 import type { HostAccess } from '../host-access.ts';
 
 /** What the standalone lab is, decided before any step runs (validated input, no host probing). */
 export interface StandaloneLab {
-  readonly nodeName: string;
-  readonly nodeIP: string;
+  /** Node name and address; undefined: the host's name and its one (or default-route) address. */
+  readonly nodeName: string | undefined;
+  readonly nodeIP: string | undefined;
   readonly podSubnet: string;
   readonly serviceSubnet: string;
   readonly kubernetesVersion: string;
+  /** The artifacts directory of an air-gapped install (`tracelab artifacts build`). */
+  readonly artifactsDir: string;
+  readonly imageRepository: string;
+  readonly etcdImageTag: string;
+  readonly corednsImageTag: string;
+  /** For several nodes on one machine: each kubelet's pods under their own cgroup. */
+  readonly kubeletCgroupRoot: string | undefined;
+  readonly nodeLabels: Readonly<Record<string, string>>;
+  /** The kubeconfig on this machine that gets the lab's context (merged, 0600). */
+  readonly userKubeconfig: string;
+  readonly contextName: string;
+  readonly timeoutMs: number;
 }
 
-/** What every step receives; facts are read by preflight, the first step. */
+/** The node as preflight resolved it. */
+export interface ResolvedNode {
+  readonly name: string;
+  readonly ip: string;
+}
+
+/** What every step receives; facts and node are set by preflight, the first step. */
 export interface BootstrapContext {
   readonly host: HostAccess;
   readonly lab: StandaloneLab;
   readonly output: Output;
   readonly dryRun: boolean;
   facts: HostFacts | undefined;
+  node: ResolvedNode | undefined;
+  /** A client for the new cluster, once the user's kubeconfig has its context. */
+  kube: KubeClient | undefined;
 }
 
 /** One step of the bootstrap, kind-style: a title, whether it is done already, and the work. */
@@ -31,4 +54,9 @@ export interface BootstrapStep {
 export function factsOf(ctx: BootstrapContext): HostFacts {
   if (ctx.facts === undefined) throw new Error('host facts are read by the preflight step, which must run first');
   return ctx.facts;
+}
+
+export function nodeOf(ctx: BootstrapContext): ResolvedNode {
+  if (ctx.node === undefined) throw new Error('the node is resolved by the preflight step, which must run first');
+  return ctx.node;
 }

@@ -20,6 +20,9 @@ const facts = (change: Partial<HostFacts>): HostFacts => ({
   canLowerOomScoreAdj: true,
   systemd: true,
   kernelRelease: '6.1.0',
+  hostname: 'lab1',
+  addresses: ['10.251.0.10/24'],
+  defaultRouteAddress: undefined,
   ...change,
 });
 

@@ -6,19 +6,34 @@ import { localExecutor } from '../../bootstrap/executors/local.ts';
 import { hostAccess } from '../../bootstrap/host-access.ts';
 import { runBootstrapSteps } from '../../bootstrap/run.ts';
 import { modulesFile, sysctlFile } from '../../bootstrap/host-prep.ts';
-import type { BootstrapContext, BootstrapStep } from '../../bootstrap/steps/step.ts';
+import type { BootstrapContext, BootstrapStep, StandaloneLab } from '../../bootstrap/steps/step.ts';
 import { createRecordingOutput } from '../../core/output.ts';
 import { UserError } from '../../core/errors.ts';
 
-const lab = { nodeName: 'lab1', nodeIP: '10.251.0.10', podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', kubernetesVersion: 'v1.37.2' };
+const lab: StandaloneLab = {
+  nodeName: 'lab1',
+  nodeIP: undefined,
+  podSubnet: '10.244.0.0/16',
+  serviceSubnet: '10.96.0.0/12',
+  kubernetesVersion: 'v1.37.2',
+  artifactsDir: '/nonexistent/artifacts',
+  imageRepository: 'tracelab.local/k8s',
+  etcdImageTag: '3.6.16-0',
+  corednsImageTag: 'v1.14.6',
+  kubeletCgroupRoot: undefined,
+  nodeLabels: {},
+  userKubeconfig: '/nonexistent/kubeconfig',
+  contextName: 'tracelab',
+  timeoutMs: 60_000,
+};
 
 describe('runBootstrapSteps() with --dry-run on this machine', () => {
   it('reads the host for real, prints the commands that would change it, and changes nothing', async () => {
     const output = createRecordingOutput();
-    const ctx: BootstrapContext = { host: hostAccess(localExecutor('this-machine'), { dryRun: true, output }), lab, output, dryRun: true, facts: undefined };
+    const ctx: BootstrapContext = { host: hostAccess(localExecutor('this-machine'), { dryRun: true, output }), lab, output, dryRun: true, facts: undefined, node: undefined, kube: undefined };
     const before = [existsSync(sysctlFile), existsSync(modulesFile)];
     try {
-      await runBootstrapSteps(standaloneSteps, ctx);
+      await runBootstrapSteps(standaloneSteps.slice(0, 2), ctx);
     } catch (err) {
       // A machine that fails preflight (too few CPUs, busy ports) says so; the rest is still a dry run.
       assert.ok(err instanceof UserError && /^this-machine is not ready for Kubernetes: /.test(err.message), String(err));
@@ -44,7 +59,7 @@ describe('runBootstrapSteps()', () => {
   });
   const context = (): BootstrapContext => {
     const output = createRecordingOutput();
-    return { host: hostAccess(localExecutor('lab1'), { dryRun: true, output }), lab, output, dryRun: true, facts: undefined };
+    return { host: hostAccess(localExecutor('lab1'), { dryRun: true, output }), lab, output, dryRun: true, facts: undefined, node: undefined, kube: undefined };
   };
 
   it('skips the steps that are done and runs the rest', async () => {

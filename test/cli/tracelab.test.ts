@@ -13,7 +13,14 @@ describe('tracelab CLI', () => {
     for (const command of ['bootstrap', 'verify', 'ui', 'loadtest']) assert.match(result.stdout, new RegExp(`\\b${command}\\b`));
   });
 
-  for (const command of ['bootstrap', 'ui', 'loadtest', 'verify']) {
+  it('says plainly that bootstrap without --artifacts (the online install) is not built yet', () => {
+    const result = run('bootstrap');
+    assert.equal(result.status, 3, result.stderr);
+    assert.match(result.stderr, /the online install \(pkgs\.k8s\.io packages, release archives\) is not built yet: pass --artifacts DIR/);
+    assert.equal(result.stderr.trim().split('\n').length, 1);
+  });
+
+  for (const command of ['ui', 'loadtest', 'verify']) {
     it(`says plainly that '${command}' is not built yet`, () => {
       const result = run(command);
       assert.equal(result.status, 3);

@@ -1,0 +1,49 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import type { GlobalOptions } from '../core/context.ts';
+import type { Layer } from '../core/layer.ts';
+import { bootstrapDefaults, type BootstrapFlags } from './options.ts';
+
+type GlobalsOf = (command: Command) => GlobalOptions;
+
+interface BootstrapCommandFlags extends BootstrapFlags {
+  layers: boolean;
+}
+
+/** `tracelab bootstrap` (npm run bootstrap) and `tracelab artifacts build`. */
+export function registerBootstrapCommands(program: Command, globals: GlobalsOf, layers: readonly Layer<unknown>[]): void {
+  program
+    .command('bootstrap')
+    .description('make this host a standalone kubeadm cluster (control plane that runs pods), then install the layers')
+    .option('--artifacts <dir>', 'install from an artifacts directory (air-gapped; made by `tracelab artifacts build`)')
+    .option('--node-name <name>', "the node's name (default: the host name)")
+    .option('--node-ip <address>', "the node's address (default: the host's only global IPv4 address)")
+    .option('--pod-subnet <cidr>', 'pod network', bootstrapDefaults.podSubnet)
+    .option('--service-subnet <cidr>', 'Service network', bootstrapDefaults.serviceSubnet)
+    .option('--node-labels <labels>', 'labels for the node: key=value,… (e.g. tracelab.dev/profile=worker)')
+    .option('--context-name <name>', 'the kubeconfig context (and cluster and user) the lab gets', bootstrapDefaults.contextName)
+    .option('--kubelet-cgroup-root <path>', 'put the kubelet’s pods under this cgroup (several nodes on one machine)')
+    .option('--no-layers', 'stop once the cluster is ready, without installing the layers')
+    .addOption(new Option('--timeout <duration>', 'how long to wait for each part to come up').default(bootstrapDefaults.timeout))
+    .action(async (flags: BootstrapCommandFlags, command: Command) => {
+      const global = globals(command);
+      const { bootstrapStandalone } = await import('./standalone.ts');
+      const userKubeconfig = global.kubeconfig?.split(':')[0] ?? join(homedir(), '.kube', 'config');
+      await bootstrapStandalone(global, flags, userKubeconfig, flags.layers ? layers : []);
+    });
+
+  program
+    .command('artifacts')
+    .description('the air-gapped install’s artifacts')
+    .command('build')
+    .description('build every binary and image a lab installs (Go module proxy + locally assembled images) into a directory')
+    .requiredOption('--out <dir>', 'the artifacts directory (re-running with the same pins changes nothing)')
+    .action(async (flags: { out: string }, command: Command) => {
+      const global = globals(command);
+      const { buildArtifacts } = await import('./artifacts/build.ts');
+      const { cacheBin } = await import('./artifacts/sources.ts');
+      const result = await buildArtifacts(resolve(flags.out), { binDir: cacheBin(), runc: '/usr/sbin/runc' }, global.output);
+      global.output.info(`${result.changed ? 'wrote' : 'kept'} ${Object.keys(result.manifest.files).length} files in ${flags.out} (Kubernetes ${result.manifest.kubernetesVersion}, ${result.manifest.images.length} images)`);
+    });
+}

@@ -1,0 +1,35 @@
+import { join } from 'node:path';
+import { UserError } from '../../core/errors.ts';
+import type { BootstrapStep } from './step.ts';
+
+/** Where each artifact goes on the host. */
+export const installs: readonly { readonly from: string; readonly to: string }[] = [
+  ...['containerd', 'containerd-shim-runc-v2', 'ctr', 'crictl', 'kubelet', 'kubeadm', 'kubectl'].map((name) => ({ from: `bin/${name}`, to: `/usr/local/bin/${name}` })),
+  { from: 'bin/runc', to: '/usr/local/sbin/runc' },
+  ...['bridge', 'host-local', 'loopback', 'portmap'].map((name) => ({ from: `cni/${name}`, to: `/opt/cni/bin/${name}` })),
+];
+
+/** Binaries from the artifacts directory: containerd, runc, crictl, the CNI plugins, kubelet, kubeadm, kubectl. */
+export const installBinaries: BootstrapStep = {
+  title: 'Install containerd, runc, CNI plugins, kubelet, kubeadm and kubectl',
+  async isDone(ctx) {
+    const manifest = await artifactsManifest(ctx.lab.artifactsDir);
+    for (const { from, to } of installs) {
+      const live = await ctx.host.probe(['sha256sum', to]);
+      if (live.exitCode !== 0 || live.stdout.split(' ')[0] !== manifest.files[from]) return false;
+    }
+    return true;
+  },
+  async run(ctx) {
+    await artifactsManifest(ctx.lab.artifactsDir);
+    for (const { from, to } of installs) await ctx.host.change(['install', '-D', '-m', '0755', join(ctx.lab.artifactsDir, from), to]);
+  },
+};
+
+/** The artifacts directory's manifest, or one line saying how to make it. */
+export async function artifactsManifest(dir: string): Promise<{ files: Record<string, string>; images: { reference: string; file: string }[] }> {
+  const { readManifest } = await import('../artifacts/build.ts');
+  const manifest = await readManifest(dir);
+  if (manifest === undefined) throw new UserError(`${dir} is not an artifacts directory (no manifest.json) — make one with \`tracelab artifacts build --out ${dir}\``);
+  return { files: { ...manifest.files }, images: [...manifest.images] };
+}

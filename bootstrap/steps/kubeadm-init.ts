@@ -1,0 +1,73 @@
+import { kubeadmConfigYaml, renderKubeadmInitConfig, containerdSocket } from '../kubeadm-config.ts';
+import { UserError } from '../../core/errors.ts';
+import { startService, type ServiceSpec } from '../services.ts';
+import { factsOf, nodeOf, type BootstrapContext, type BootstrapStep } from './step.ts';
+
+export const kubeadmConfigFile = '/etc/tracelab/kubeadm.yaml';
+
+/**
+ * The kubelet as kubeadm's systemd drop-in runs it: it waits (restarting every 2 s) until
+ * `kubeadm init` has written its config and flags, then serves.
+ */
+export const kubeletService: ServiceSpec = {
+  name: 'kubelet',
+  description: 'kubelet: the Kubernetes node agent (tracelab)',
+  command:
+    '[ -f /var/lib/kubelet/config.yaml ] && { [ -f /var/lib/kubelet/kubeadm-flags.env ] && . /var/lib/kubelet/kubeadm-flags.env; exec /usr/local/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml $KUBELET_KUBEADM_ARGS; }',
+};
+
+export function kubeadmConfig(ctx: BootstrapContext): string {
+  const facts = factsOf(ctx);
+  const node = nodeOf(ctx);
+  const documents = renderKubeadmInitConfig({
+    kubernetesVersion: ctx.lab.kubernetesVersion,
+    nodeName: node.name,
+    nodeIP: node.ip,
+    podSubnet: ctx.lab.podSubnet,
+    serviceSubnet: ctx.lab.serviceSubnet,
+    imageRepository: ctx.lab.imageRepository,
+    etcdImageTag: ctx.lab.etcdImageTag,
+    corednsImageTag: ctx.lab.corednsImageTag,
+    cgroupDriver: facts.cgroupVersion === 2 && facts.systemd ? 'systemd' : 'cgroupfs',
+    cgroupV1: facts.cgroupVersion === 1,
+    schedulePodsOnControlPlane: true,
+    criSocket: containerdSocket,
+  });
+  if (ctx.lab.kubeletCgroupRoot !== undefined) {
+    const kubelet = documents.find((document) => document.kind === 'KubeletConfiguration');
+    if (kubelet !== undefined) kubelet.cgroupRoot = ctx.lab.kubeletCgroupRoot;
+  }
+  return kubeadmConfigYaml(documents);
+}
+
+/** `kubeadm init` from the generated config, with the kubelet supervised (a systemd unit, or tracelab's loop). */
+export const kubeadmInit: BootstrapStep = {
+  title: 'kubeadm init (control plane that also runs pods)',
+  async isDone(ctx) {
+    return (await ctx.host.read(kubeadmConfigFile)) === kubeadmConfig(ctx) && (await initialized(ctx));
+  },
+  async run(ctx) {
+    const written = await ctx.host.read(kubeadmConfigFile);
+    if ((await ctx.host.read(adminConf)) !== undefined) {
+      if (written !== kubeadmConfig(ctx)) {
+        // kubeadm cannot change a cluster's settings in place.
+        throw new UserError(`${ctx.host.name} already runs a cluster made with other settings (${kubeadmConfigFile} differs) — \`tracelab reset\` it first, or run with the settings it was made with`);
+      }
+      // Our own init, stopped half-way (killed, timed out): start it over.
+      ctx.output.warn(`${ctx.host.name}: an earlier kubeadm init did not finish: resetting it and running it again`);
+      await ctx.host.change(['kubeadm', 'reset', '--force', '--cri-socket', containerdSocket]);
+    }
+    await ctx.host.write(kubeadmConfigFile, kubeadmConfig(ctx));
+    await startService(ctx.host, kubeletService, factsOf(ctx).systemd);
+    await ctx.host.change(['kubeadm', 'init', '--config', kubeadmConfigFile, '--skip-token-print']);
+  },
+};
+
+export const adminConf = '/etc/kubernetes/admin.conf';
+
+/** The API answers and kubeadm's last phases ran (its add-ons exist). */
+async function initialized(ctx: BootstrapContext): Promise<boolean> {
+  if ((await ctx.host.read(adminConf)) === undefined) return false;
+  const addons = await ctx.host.probe(['kubectl', '--kubeconfig', adminConf, '--request-timeout=5s', 'get', '--namespace', 'kube-system', 'deployment/coredns', 'daemonset/kube-proxy', '--output', 'name']);
+  return addons.exitCode === 0;
+}
