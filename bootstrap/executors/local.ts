@@ -1,10 +1,11 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { $ } from 'zx';
 import { CommandFailed, type CommandResult, type Executor, type RunOptions } from './executor.ts';
 
 /** The machine tracelab runs on: the standalone lab's host. */
-export function localExecutor(host = 'localhost'): Executor {
+export function localExecutor(host = hostname()): Executor {
   return {
     host,
     async run(command: readonly string[], options: RunOptions = {}): Promise<CommandResult> {

@@ -58,12 +58,30 @@ export const kubeadmInit: BootstrapStep = {
       await ctx.host.change(['kubeadm', 'reset', '--force', '--cri-socket', containerdSocket]);
     }
     await ctx.host.write(kubeadmConfigFile, kubeadmConfig(ctx));
+    if (ctx.lab.kubeletCgroupRoot !== undefined) await ctx.host.change(['sh', '-c', createCgroupScript, 'create-cgroup', ctx.lab.kubeletCgroupRoot]);
     await startService(ctx.host, kubeletService, factsOf(ctx).systemd);
     await ctx.host.change(['kubeadm', 'init', '--config', kubeadmConfigFile, '--skip-token-print']);
   },
 };
 
 export const adminConf = '/etc/kubernetes/admin.conf';
+
+/**
+ * The kubelet's --cgroup-root must exist in every hierarchy before it starts (a cgroup v1 cpuset
+ * also needs its CPUs and memory nodes); on cgroup v2 one directory is enough.
+ */
+export const createCgroupScript = [
+  'root=${1#/}',
+  'if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then mkdir -p "/sys/fs/cgroup/$root"; exit 0; fi',
+  'for h in /sys/fs/cgroup/*/; do',
+  '  [ -e "$h/cgroup.procs" ] || continue',
+  '  mkdir -p "$h$root"',
+  '  if [ -e "$h/cpuset.cpus" ]; then',
+  '    [ -n "$(cat "$h$root/cpuset.cpus")" ] || cat "$h/cpuset.cpus" >"$h$root/cpuset.cpus"',
+  '    [ -n "$(cat "$h$root/cpuset.mems")" ] || cat "$h/cpuset.mems" >"$h$root/cpuset.mems"',
+  '  fi',
+  'done',
+].join('\n');
 
 /** The API answers and kubeadm's last phases ran (its add-ons exist). */
 async function initialized(ctx: BootstrapContext): Promise<boolean> {
