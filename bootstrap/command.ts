@@ -34,6 +34,17 @@ export function registerBootstrapCommands(program: Command, globals: GlobalsOf, 
     });
 
   program
+    .command('reset')
+    .description('put this host back as it was before bootstrap: cluster, services, pod network, installed files, host settings')
+    .option('--context-name <name>', 'the kubeconfig context bootstrap added (removed from your kubeconfig)', bootstrapDefaults.contextName)
+    .action(async (flags: { contextName: string }, command: Command) => {
+      const global = globals(command);
+      const { resetStandalone } = await import('./standalone.ts');
+      const userKubeconfig = global.kubeconfig?.split(':')[0] ?? join(homedir(), '.kube', 'config');
+      await resetStandalone(global, userKubeconfig, flags.contextName);
+    });
+
+  program
     .command('artifacts')
     .description('the air-gapped install’s artifacts')
     .command('build')

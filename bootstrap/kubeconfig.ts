@@ -65,3 +65,13 @@ export function mergeKubeconfig(existingText: string | undefined, adminConfText:
   merged['current-context'] = name;
   return { text: stringify(merged, { lineWidth: 0 }), replaced, previousContext: previousContext === '' ? undefined : previousContext };
 }
+
+/** The user's kubeconfig without the lab's entries (after `tracelab reset`); undefined when it had none. */
+export function removeFromKubeconfig(existingText: string, name: string): string | undefined {
+  const config = readKubeconfig(existingText, 'your kubeconfig');
+  const sections = ['clusters', 'users', 'contexts'] as const;
+  if (!sections.some((section) => (config[section] ?? []).some((item) => item.name === name))) return undefined;
+  for (const section of sections) config[section] = (config[section] ?? []).filter((item) => item.name !== name);
+  if (config['current-context'] === name) config['current-context'] = '';
+  return stringify(config, { lineWidth: 0 });
+}

@@ -39,6 +39,13 @@ function networkText(address: number, bits: number): string {
   return `${[24, 16, 8, 0].map((shift) => (address >>> shift) & 255).join('.')}/${bits}`;
 }
 
+/** Whether an IPv4 address lies inside a CIDR. */
+export function contains(cidr: Cidr, ip: string): boolean {
+  const value = ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+  const mask = (0xffffffff << (32 - cidr.bits)) >>> 0;
+  return ((value & mask) >>> 0) === cidr.base;
+}
+
 export function overlaps(a: Cidr, b: Cidr): boolean {
   const bits = Math.min(a.bits, b.bits);
   const mask = (0xffffffff << (32 - bits)) >>> 0;

@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import type { GlobalOptions } from '../core/context.ts';
 import type { Layer } from '../core/layer.ts';
 import { upLayer } from '../core/kube/commands.ts';
@@ -5,6 +6,8 @@ import { localExecutor } from './executors/local.ts';
 import { hostAccess } from './host-access.ts';
 import { standaloneSteps } from './index.ts';
 import { parseBootstrapOptions, type BootstrapFlags } from './options.ts';
+import { removeFromKubeconfig } from './kubeconfig.ts';
+import { resetHost } from './reset.ts';
 import { runBootstrapSteps } from './run.ts';
 import type { BootstrapContext } from './steps/step.ts';
 
@@ -32,4 +35,24 @@ export async function bootstrapStandalone(globals: GlobalOptions, flags: Bootstr
     if (layer.name === 'demo') continue; // deployed by `npm run deploy:demo`, which builds its images
     await upLayer(layerGlobals, layer, {}, { timeout: flags.timeout, wait: true }, layers);
   }
+}
+
+/** `tracelab reset`: this host, then the lab's entries in the user's kubeconfig. */
+export async function resetStandalone(globals: GlobalOptions, userKubeconfig: string, contextName: string): Promise<void> {
+  const host = hostAccess(localExecutor(), { dryRun: globals.dryRun, output: globals.output });
+  await resetHost(host, { dryRun: globals.dryRun, output: globals.output, confirm: globals.confirm });
+  let existing: string | undefined;
+  try {
+    existing = await readFile(userKubeconfig, 'utf8');
+  } catch {
+    return;
+  }
+  const without = removeFromKubeconfig(existing, contextName);
+  if (without === undefined) return;
+  if (globals.dryRun) {
+    globals.output.info(`  would remove context '${contextName}' from ${userKubeconfig}`);
+    return;
+  }
+  await writeFile(userKubeconfig, without, { mode: 0o600 });
+  globals.output.info(`removed context '${contextName}' from ${userKubeconfig}`);
 }

@@ -2,10 +2,13 @@ import { join } from 'node:path';
 import { UserError } from '../../core/errors.ts';
 import type { BootstrapStep } from './step.ts';
 
+/** The files install-binaries put on the host, with their sha256. */
+export const installedRecord = '/var/lib/tracelab/installed.json';
+
 /** Where each artifact goes on the host. */
 export const installs: readonly { readonly from: string; readonly to: string }[] = [
   ...['containerd', 'containerd-shim-runc-v2', 'ctr', 'crictl', 'kubelet', 'kubeadm', 'kubectl'].map((name) => ({ from: `bin/${name}`, to: `/usr/local/bin/${name}` })),
-  { from: 'bin/runc', to: '/usr/local/sbin/runc' },
+  { from: 'bin/runc', to: '/usr/local/bin/runc' },
   ...['bridge', 'host-local', 'loopback', 'portmap'].map((name) => ({ from: `cni/${name}`, to: `/opt/cni/bin/${name}` })),
 ];
 
@@ -21,8 +24,11 @@ export const installBinaries: BootstrapStep = {
     return true;
   },
   async run(ctx) {
-    await artifactsManifest(ctx.lab.artifactsDir);
+    const manifest = await artifactsManifest(ctx.lab.artifactsDir);
     for (const { from, to } of installs) await ctx.host.change(['install', '-D', '-m', '0755', join(ctx.lab.artifactsDir, from), to]);
+    // What reset may remove: only these paths, and only while they still hold what was installed.
+    const installed = Object.fromEntries(installs.map(({ from, to }) => [to, manifest.files[from] ?? '']));
+    await ctx.host.write(installedRecord, `${JSON.stringify(installed, null, 2)}\n`, 0o600);
   },
 };
 

@@ -1,6 +1,6 @@
 import { UserError } from '../../core/errors.ts';
 import { gatherHostFacts } from '../host-facts.ts';
-import { overlaps, parseCidr } from '../options.ts';
+import { contains, overlaps, parseCidr } from '../options.ts';
 import { failures, judgeHost, standaloneRequirements } from '../preflight.ts';
 import type { HostFacts } from '../host-facts.ts';
 import type { BootstrapStep, ResolvedNode } from './step.ts';
@@ -38,13 +38,16 @@ export const preflight: BootstrapStep = {
   async run(ctx) {
     const facts = await gatherHostFacts({ host: ctx.host.name, run: (command) => ctx.host.probe(command), writeFile: () => Promise.reject(new Error('preflight writes nothing')), readFile: (path) => ctx.host.read(path) });
     ctx.facts = facts;
-    ctx.node = resolveNode(facts, ctx.lab.nodeName, ctx.lab.nodeIP);
+    // The lab's own bridges (cni0 on the pod subnet) are not the host's addresses.
+    const podNetworks = [parseCidr(ctx.lab.podSubnet, '--pod-subnet'), parseCidr(ctx.lab.serviceSubnet, '--service-subnet')];
+    const hostAddresses = facts.addresses.filter((address) => !podNetworks.some((network) => contains(network, address.split('/')[0] ?? '')));
+    ctx.node = resolveNode({ ...facts, addresses: hostAddresses }, ctx.lab.nodeName, ctx.lab.nodeIP);
     const alreadyInitialized = (await ctx.host.read('/etc/kubernetes/admin.conf')) !== undefined;
     const findings = judgeHost(facts, { ...standaloneRequirements, alreadyInitialized });
     for (const finding of findings.filter((f) => f.severity === 'warn')) ctx.output.warn(`${ctx.host.name}: ${finding.check}: ${finding.message}`);
     for (const [flag, subnet] of [['--pod-subnet', ctx.lab.podSubnet], ['--service-subnet', ctx.lab.serviceSubnet]] as const) {
       const cidr = parseCidr(subnet, flag);
-      const clash = facts.addresses.find((address) => overlaps(cidr, parseCidr(networkOf(address), 'address')));
+      const clash = hostAddresses.find((address) => overlaps(cidr, parseCidr(networkOf(address), 'address')));
       if (clash !== undefined) findings.push({ check: 'subnets', severity: 'fail', message: `${flag} ${subnet} overlaps the host's network ${clash} (the Vagrant NAT classic) — pass a ${flag} outside it` });
     }
     const failed = failures(findings);
