@@ -3,7 +3,7 @@ import type { Output } from '../core/output.ts';
 import { modulesFile, sysctlFile } from './host-prep.ts';
 import type { HostAccess } from './host-access.ts';
 import { containerdSocket } from './kubeadm-config.ts';
-import { logDir, pidFile, runDir } from './services.ts';
+import { logDir, runDir, stopServiceCommand } from './services.ts';
 import { cniConfigFile } from './steps/cni.ts';
 import { hostPrepRecord } from './steps/host-prep.ts';
 import { installedRecord } from './steps/install-binaries.ts';
@@ -25,14 +25,11 @@ const sh = (script: string, ...args: string[]): string[] => ['sh', '-c', script,
 const removePaths = (...paths: string[]): string[] =>
   sh('for p in "$@"; do if [ -d "$p" ] && ! [ -L "$p" ]; then rm -rf -- "$p"/* "$p"/.[!.]* "$p"/..?* 2>/dev/null; rmdir -- "$p" 2>/dev/null; else rm -f -- "$p"; fi; done; true', ...paths);
 
-/** Stops a supervised service: its loop first (so nothing restarts it), then what the loop ran. */
-function stopService(name: string): string[] {
+/** Stops a service for good: its systemd unit disabled and removed, or its supervisor loop stopped. */
+function removeService(name: string): string[] {
   return sh(
-    'if command -v systemctl >/dev/null && [ -f "/etc/systemd/system/$1.service" ]; then systemctl disable --now "$1"; rm -f "/etc/systemd/system/$1.service"; systemctl daemon-reload; fi; ' +
-      'f="$2"; [ -f "$f" ] || exit 0; loop=$(cat "$f"); kids=$(pgrep -P "$loop"); kill "$loop" $kids 2>/dev/null; ' +
-      'for i in $(seq 50); do kill -0 "$loop" $kids 2>/dev/null || break; sleep 0.2; done; kill -9 "$loop" $kids 2>/dev/null; rm -f "$f"; true',
+    'if command -v systemctl >/dev/null && [ -f "/etc/systemd/system/$1.service" ]; then systemctl disable --now "$1"; rm -f "/etc/systemd/system/$1.service"; systemctl daemon-reload; fi; true',
     name,
-    pidFile(name),
   );
 }
 
@@ -41,7 +38,10 @@ const actions: readonly ResetAction[] = [
     title: 'Remove the pods and the cluster (kubeadm reset)',
     commands: () =>
       Promise.resolve([
-        // Pods first: kubeadm reset otherwise stops at the mounts of running pods.
+        // The kubelet first, or it starts the pods again; then the pods (their network torn down
+        // by the CNI plugins), else kubeadm reset stops at their mounts.
+        stopServiceCommand('kubelet'),
+        removeService('kubelet'),
         sh(`[ -S /run/containerd/containerd.sock ] && command -v crictl >/dev/null && crictl --runtime-endpoint ${containerdSocket} rmp --all --force; true`),
         sh(`command -v kubeadm >/dev/null && [ -d /etc/kubernetes ] && kubeadm reset --force --cri-socket ${containerdSocket}; true`),
       ]),
@@ -51,10 +51,10 @@ const actions: readonly ResetAction[] = [
     async commands(host) {
       const before = JSON.parse((await host.read(hostPrepRecord)) ?? '{}') as { kubeletMounts?: number };
       return [
-        stopService('kubelet'),
         // Shims outlive containerd: only this host's (its mount namespace), never another node's on the same machine.
         sh('for p in $(pgrep -x containerd-shim); do [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] && kill -9 $p; done; true'),
-        stopService('containerd'),
+        stopServiceCommand('containerd'),
+        removeService('containerd'),
         sh('for m in $(awk \'{print $5}\' /proc/self/mountinfo | grep -E "^/(run/containerd|var/lib/containerd|var/lib/kubelet)/" | sort -r); do umount -l "$m"; done; true'),
         // The pods' cgroups (and the --kubelet-cgroup-root bootstrap made), deepest first; they are empty once the pods are gone.
         sh('root=$(sed -n "s/^cgroupRoot: *//p" "$1" 2>/dev/null); for h in /sys/fs/cgroup/*/; do for d in "$h${root#/}/kubepods" "$h${root#/}/kubepods.slice"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \\; 2>/dev/null; done; [ -n "${root#/}" ] && rmdir "$h${root#/}" 2>/dev/null; done; true', kubeadmConfigFile),

@@ -66,3 +66,17 @@ export async function startService(host: HostAccess, service: ServiceSpec, syste
   const start = `setsid sh -c '${supervisorScript(service).replace(/'/g, `'\\''`)}' </dev/null >/dev/null 2>&1 & echo $! >${pidFile(service.name)}`;
   await host.change(['sh', '-c', start]);
 }
+
+/** Stops a service: on systemd its unit; otherwise its loop first (so nothing restarts it), then what the loop ran. */
+export function stopServiceCommand(name: string): string[] {
+  return [
+    'sh',
+    '-c',
+    'if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl stop "$1" 2>/dev/null; exit 0; fi; ' +
+      'f="$2"; [ -f "$f" ] || exit 0; loop=$(cat "$f"); kids=$(pgrep -P "$loop"); kill "$loop" $kids 2>/dev/null; ' +
+      'for i in $(seq 50); do kill -0 "$loop" $kids 2>/dev/null || break; sleep 0.2; done; kill -9 "$loop" $kids 2>/dev/null; rm -f "$f"; true',
+    'stop-service',
+    name,
+    pidFile(name),
+  ];
+}

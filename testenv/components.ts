@@ -17,6 +17,20 @@ const COMPONENT_OF_BINARY = {
   kubectl: 'kubernetes',
   kwok: 'kwok',
   kwokctl: 'kwok',
+  // real nodes (build.sh node-all)
+  kubelet: 'node',
+  kubeadm: 'node',
+  'kube-proxy': 'node',
+  containerd: 'containerd',
+  ctr: 'containerd',
+  'containerd-shim-runc-v2': 'containerd',
+  'cni/bridge': 'cni',
+  'cni/host-local': 'cni',
+  'cni/loopback': 'cni',
+  'cni/portmap': 'cni',
+  crictl: 'crictl',
+  coredns: 'coredns',
+  pause: 'pause',
 } as const;
 
 export type ComponentBinary = keyof typeof COMPONENT_OF_BINARY;

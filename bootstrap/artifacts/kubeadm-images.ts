@@ -25,7 +25,7 @@ async function binaryFile(binDir: string, name: string, path: string): Promise<I
 }
 
 /** A dynamically linked program and every shared library it loads, at their own paths. */
-async function withLibraries(program: string, extraObjects: readonly string[]): Promise<ImageFile[]> {
+export async function withLibraries(program: string, extraObjects: readonly string[]): Promise<ImageFile[]> {
   const files = new Map<string, ImageFile>();
   const addFile = async (path: string, mode: number): Promise<void> => {
     const real = await realpath(path);

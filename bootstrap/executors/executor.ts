@@ -33,7 +33,10 @@ export class CommandFailed extends Error {
   readonly result: CommandResult;
 
   constructor(host: string, command: readonly string[], result: CommandResult) {
-    const tail = result.stderr.trim().split('\n').slice(-3).join(' | ');
+    // kubeadm and friends say what failed in [ERROR …] lines above their generic last lines.
+    const lines = result.stderr.trim().split('\n');
+    const errors = lines.filter((line) => /^\s*\[ERROR|^error:/i.test(line));
+    const tail = (errors.length > 0 ? errors.slice(0, 3) : lines.slice(-3)).join(' | ');
     super(`${host}: \`${command.join(' ')}\` exited ${result.exitCode}${tail === '' ? '' : `: ${tail}`}`);
     this.name = 'CommandFailed';
     this.host = host;

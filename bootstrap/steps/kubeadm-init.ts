@@ -1,6 +1,6 @@
 import { kubeadmConfigYaml, renderKubeadmInitConfig, containerdSocket } from '../kubeadm-config.ts';
 import { UserError } from '../../core/errors.ts';
-import { startService, type ServiceSpec } from '../services.ts';
+import { startService, stopServiceCommand, type ServiceSpec } from '../services.ts';
 import { factsOf, nodeOf, type BootstrapContext, type BootstrapStep } from './step.ts';
 
 export const kubeadmConfigFile = '/etc/tracelab/kubeadm.yaml';
@@ -48,13 +48,18 @@ export const kubeadmInit: BootstrapStep = {
   },
   async run(ctx) {
     const written = await ctx.host.read(kubeadmConfigFile);
-    if ((await ctx.host.read(adminConf)) !== undefined) {
-      if (written !== kubeadmConfig(ctx)) {
+    const adminExists = (await ctx.host.read(adminConf)) !== undefined;
+    if (written === undefined && adminExists) {
+      throw new UserError(`${ctx.host.name} already runs a Kubernetes cluster tracelab did not make — bootstrap another host, or remove that cluster first (kubeadm reset)`);
+    }
+    if (written !== undefined) {
+      if (written !== kubeadmConfig(ctx) && adminExists) {
         // kubeadm cannot change a cluster's settings in place.
         throw new UserError(`${ctx.host.name} already runs a cluster made with other settings (${kubeadmConfigFile} differs) — \`tracelab reset\` it first, or run with the settings it was made with`);
       }
-      // Our own init, stopped half-way (killed, timed out): start it over.
+      // Our own init, stopped half-way (killed, timed out): stop its kubelet and start over.
       ctx.output.warn(`${ctx.host.name}: an earlier kubeadm init did not finish: resetting it and running it again`);
+      await ctx.host.change(stopServiceCommand(kubeletService.name));
       await ctx.host.change(['kubeadm', 'reset', '--force', '--cri-socket', containerdSocket]);
     }
     await ctx.host.write(kubeadmConfigFile, kubeadmConfig(ctx));

@@ -3,6 +3,7 @@
 #
 #   bash testenv/components/build.sh                     # all, in dependency-friendly order
 #   bash testenv/components/build.sh jaeger prometheus   # a subset
+#   bash testenv/components/build.sh node-all            # the real-node components (NODE below)
 #
 # Each component is built from a small wrapper module under $CACHE/src/<name>/ that requires
 # the upstream module and mirrors its replace/exclude directives (upstream go.mod files use
@@ -26,7 +27,9 @@ export GOTOOLCHAIN=${TRACELAB_GOTOOLCHAIN:-go1.26.8+auto}
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 export CGO_ENABLED=0
 
-ALL=(jaeger prometheus etcd kubernetes kwok)
+# What a real kubeadm node runs (testenv/nodes/, tracelab artifacts build); `build.sh node-all` builds these.
+NODE=(pause cni crictl containerd coredns node)
+ALL=(jaeger prometheus etcd kubernetes kwok "${NODE[@]}")
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -124,11 +127,21 @@ build_etcd() {
 # k8s.io/kubernetes vX.Y.Z publishes its staging modules as k8s.io/<name> v0.Y.Z
 staging_version() { local v=${KUBERNETES_VERSION#v1.}; printf 'v0.%s' "$v"; }
 
-build_kubernetes() {
+# kubernetes_wrapper : makes $SRC/kubernetes unless it already requires the pinned version, so the
+# `kubernetes` and `node` components share one module and one compile cache.
+kubernetes_wrapper() {
+  local pinned=""
+  [[ -f $SRC/kubernetes/go.mod ]] &&
+    pinned=$(go mod edit -json "$SRC/kubernetes/go.mod" | jq -r '(.Require // [])[] | select(.Path == "k8s.io/kubernetes") | .Version')
+  [[ $pinned == "$KUBERNETES_VERSION" ]] || new_wrapper kubernetes k8s.io/kubernetes "$KUBERNETES_VERSION" staging_version
+}
+
+# build_kubernetes_cmds CMD... : k8s.io/kubernetes/cmd/CMD binaries with the release's version ldflags.
+build_kubernetes_cmds() {
   local m=k8s.io/kubernetes minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
-  new_wrapper kubernetes $m "$KUBERNETES_VERSION" staging_version
+  kubernetes_wrapper
   local cmd pkgs=() tools=()
-  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for cmd in "$@"; do
     pkgs+=("$m/cmd/$cmd")
     tools+=("$m/cmd/$cmd@$KUBERNETES_VERSION")
   done
@@ -139,6 +152,54 @@ build_kubernetes() {
     ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
   go_build kubernetes "$ld" "${pkgs[@]}"
+}
+
+build_kubernetes() { build_kubernetes_cmds kube-apiserver kube-controller-manager kube-scheduler kubectl; }
+
+build_node() { build_kubernetes_cmds kubelet kubeadm kube-proxy; }
+
+# go_install DEST LDFLAGS TAGS PKG@VERSION... : for modules without replace directives, which
+# `go install pkg@version` builds as released (no wrapper module needed).
+go_install() {
+  local dest=$1 ldflags=$2 tags=$3; shift 3
+  mkdir -p "$dest"
+  GOBIN=$dest quiet_go install -trimpath -tags="$tags" -ldflags="-s -w $ldflags" "$@"
+}
+
+build_containerd() {
+  local m=github.com/containerd/containerd/v2
+  go_install "$BIN" "-X $m/version.Version=$CONTAINERD_VERSION -X $m/version.Revision=tracelab" \
+    "no_btrfs no_devmapper no_zfs" \
+    "$m/cmd/containerd@$CONTAINERD_VERSION" "$m/cmd/ctr@$CONTAINERD_VERSION" "$m/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION"
+}
+
+build_cni() {
+  local m=github.com/containernetworking/plugins/plugins
+  go_install "$BIN/cni" "-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" "" \
+    "$m/main/bridge@$CNI_PLUGINS_VERSION" "$m/ipam/host-local@$CNI_PLUGINS_VERSION" \
+    "$m/main/loopback@$CNI_PLUGINS_VERSION" "$m/meta/portmap@$CNI_PLUGINS_VERSION"
+}
+
+# the github.com/kubernetes-sigs/cri-tools path is not served by the module proxy
+build_crictl() {
+  go_install "$BIN" "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" "" \
+    "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
+}
+
+build_coredns() {
+  go_install "$BIN" "" "" "github.com/coredns/coredns@$COREDNS_VERSION"
+}
+
+
+# The pause program is ours (testenv/components/pause/main.go): its version is its source's hash.
+pause_version() { sha256sum "$here/pause/main.go" | cut -c1-16; }
+
+build_pause() {
+  local dir=$SRC/pause
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp "$here/pause/main.go" "$dir/"
+  (cd "$dir" && go mod init tracelab.local/components/pause >/dev/null 2>&1)
+  go_build pause "" .
 }
 
 build_kwok() {
@@ -171,7 +232,13 @@ component() {
     etcd) echo "$ETCD_VERSION bin/etcd" ;;
     kubernetes) echo "$KUBERNETES_VERSION bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler bin/kubectl" ;;
     kwok) echo "$KWOK_VERSION bin/kwok bin/kwokctl share/kwok/stages.yaml" ;;
-    *) die "unknown component '$1' (known: ${ALL[*]})" ;;
+    node) echo "$KUBERNETES_VERSION bin/kubelet bin/kubeadm bin/kube-proxy" ;;
+    containerd) echo "$CONTAINERD_VERSION bin/containerd bin/ctr bin/containerd-shim-runc-v2" ;;
+    cni) echo "$CNI_PLUGINS_VERSION bin/cni/bridge bin/cni/host-local bin/cni/loopback bin/cni/portmap" ;;
+    crictl) echo "$CRICTL_VERSION bin/crictl" ;;
+    coredns) echo "$COREDNS_VERSION bin/coredns" ;;
+    pause) echo "$(pause_version) bin/pause" ;;
+    *) die "unknown component '$1' (known: ${ALL[*]} ${NODE[*]}; node-all = ${NODE[*]})" ;;
   esac
 }
 
@@ -185,7 +252,10 @@ trap on_exit EXIT
 main() {
   command -v go >/dev/null || die "go is not on PATH: install Go >= 1.26"
   command -v jq >/dev/null || die "jq is not on PATH: apt-get install -y jq"
-  local names=("$@")
+  local names=() arg
+  for arg in "$@"; do
+    if [[ $arg == node-all ]]; then names+=("${NODE[@]}"); else names+=("$arg"); fi
+  done
   ((${#names[@]})) || names=("${ALL[@]}")
   local name line
   for name in "${names[@]}"; do component "$name" >/dev/null || exit 2; done

@@ -1,0 +1,228 @@
+/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; literals are how they are built */
+// Integration on a real node: `tracelab artifacts build`, then `tracelab bootstrap --artifacts …`
+// run inside a test node (its own network and mount namespaces on a private segment with no route
+// out), a pod answering another through cluster DNS, a no-change re-run, a run killed half-way and
+// resumed, and `tracelab reset` leaving the node as it was.
+import { after, before, describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
+import { ociImageArchive } from '../../bootstrap/artifacts/oci-image.ts';
+import { withLibraries } from '../../bootstrap/artifacts/kubeadm-images.ts';
+import { createKube, type KubeClient } from '../../core/kube/client.ts';
+import { deployLayer } from '../../core/kube/apply.ts';
+import { waitForReady } from '../../core/kube/wait.ts';
+import { createRecordingOutput } from '../../core/output.ts';
+import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/components.ts';
+import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
+import type { TestNode } from '../../testenv/nodes/node.ts';
+import { requireNodeHarness, nodeHarnessUnavailable } from '../../testenv/nodes/requirements.ts';
+
+const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
+const nodeBinaries: ComponentBinary[] = ['kubelet', 'kubeadm', 'kube-proxy', 'containerd', 'ctr', 'containerd-shim-runc-v2', 'crictl', 'coredns', 'pause', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
+const testImage = 'tracelab.local/test/node:24';
+
+/** What a node holds that bootstrap may change: files, mounts, iptables rules, links, processes, sysctls. */
+const snapshotScript = `
+echo '## files'; find /etc/kubernetes /var/lib/kubelet /run/containerd /var/lib/containerd /etc/containerd /etc/cni/net.d /var/lib/cni /opt/cni/bin /etc/tracelab /var/lib/tracelab /usr/local/bin /etc/modules-load.d /etc/sysctl.d 2>/dev/null | sort
+echo '## mounts'; awk '{print $5}' /proc/self/mountinfo | grep -v '^/run/netns' | sort
+echo '## iptables rules'; iptables-save | grep -e '^-A' -e '^:.* - '; ip6tables-save | grep -e '^-A' -e '^:.* - '
+echo '## links'; ip -o link | awk '{print $2}'
+echo '## processes'; me=$(readlink /proc/self/ns/mnt); for p in /proc/[0-9]*; do [ "$(readlink $p/ns/mnt 2>/dev/null)" = "$me" ] && cat $p/comm 2>/dev/null; done | grep -v -x -e sh -e awk -e sort -e grep -e cat -e readlink | sort | uniq -c
+echo '## sysctls'; sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables 2>&1
+`;
+
+describe('tracelab bootstrap on a real node', () => {
+  let lab: Lab | undefined;
+  let node: TestNode | undefined;
+  let kube: KubeClient | undefined;
+  const work = mkdtempSync(join(tmpdir(), 'tracelab-bootstrap-'));
+  const artifacts = join(work, 'artifacts');
+  const kubeconfig = join(work, 'kubeconfig');
+  let pristine = '';
+
+  const ready = (t: TestContext): boolean => requireNodeHarness(t) && requireComponents(t, nodeBinaries) !== undefined && lab !== undefined && node !== undefined;
+
+  /** The CLI inside the node, as a person on that host would run it. */
+  const tracelab = async (...args: string[]): Promise<{ status: number; stderr: string; ms: number }> => {
+    const started = Date.now();
+    const result = await (node as TestNode).executor.run([process.execPath, cli, '--kubeconfig', kubeconfig, ...args], { nothrow: true, env: { CI: 'true' } });
+    return { status: result.exitCode, stderr: result.stderr, ms: Date.now() - started };
+  };
+  const bootstrapArgs = (): string[] => ['bootstrap', '--artifacts', artifacts, '--node-labels', 'tracelab.dev/profile=standalone', '--kubelet-cgroup-root', (node as TestNode).cgroupRoot, '--no-layers', '--timeout', '4m'];
+
+  before(async () => {
+    if (nodeHarnessUnavailable() !== undefined || !nodeBinaries.every(isBuilt)) return;
+    lab = await createLab({ purpose: 'test/bootstrap/standalone.test.ts' });
+    node = await lab.addNode('lab1');
+    pristine = (await node.executor.run(['sh', '-c', snapshotScript])).stdout;
+  });
+
+  after(async () => {
+    await kube?.close();
+    await lab?.destroy();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('tracelab artifacts build makes the directory from the component cache; a re-run writes nothing', async (t) => {
+    if (!ready(t)) return;
+    const first = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stderr, /wrote 19 files in .* \(Kubernetes v1\.37\.2, 7 images\)/);
+    const manifest = JSON.parse(readFileSync(join(artifacts, 'manifest.json'), 'utf8')) as { images: { reference: string }[] };
+    assert.deepEqual(manifest.images.map((i) => i.reference).sort(), [
+      'tracelab.local/k8s/coredns:v1.14.6',
+      'tracelab.local/k8s/etcd:3.6.16-0',
+      'tracelab.local/k8s/kube-apiserver:v1.37.2',
+      'tracelab.local/k8s/kube-controller-manager:v1.37.2',
+      'tracelab.local/k8s/kube-proxy:v1.37.2',
+      'tracelab.local/k8s/kube-scheduler:v1.37.2',
+      'tracelab.local/k8s/pause:3.10.2',
+    ]);
+    const mtime = statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs;
+    const again = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /are up to date \(19 files\)/);
+    assert.equal(statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs, mtime, 'nothing rewritten');
+  });
+
+  it('has no route out of the lab: route lookups inside the node', async (t) => {
+    if (!ready(t)) return;
+    const out = await (node as TestNode).executor.run(['ip', 'route', 'get', '1.1.1.1'], { nothrow: true });
+    assert.notEqual(out.exitCode, 0);
+    assert.match(out.stderr, /Network is unreachable/);
+    const host = await (node as TestNode).executor.run(['ip', 'route', 'get', (lab as Lab).hostAddress]);
+    assert.match(host.stdout, /dev eth0/);
+  });
+
+  it('bootstrap --artifacts gives a Ready node with its labels and CoreDNS Ready', async (t) => {
+    if (!ready(t)) return;
+    const run = await tracelab(...bootstrapArgs());
+    assert.equal(run.status, 0, run.stderr);
+    t.diagnostic(`bootstrap took ${run.ms} ms`);
+    assert.match(run.stderr, /✓ lab1: kubeadm init \(control plane that also runs pods\)/);
+    assert.match(run.stderr, /! lab1: cgroup: cgroup v1: deprecated/);
+    assert.ok((statSync(kubeconfig).mode & 0o777) === 0o600, 'the kubeconfig is 0600');
+    kube = createKube({ kubeconfig, context: 'tracelab' });
+    const k8sNode = await kube.get<V1Node>({ apiVersion: 'v1', kind: 'Node', name: 'lab1' });
+    assert.equal(k8sNode?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.equal(k8sNode.metadata?.labels?.['tracelab.dev/profile'], 'standalone');
+    assert.equal(k8sNode.spec?.taints, undefined, 'the standalone control plane runs pods');
+    const coredns = await kube.get<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'coredns', namespace: 'kube-system' });
+    assert.equal(coredns?.status?.readyReplicas, 2);
+  });
+
+  it('runs a pod that resolves a Service by its DNS name and gets an answer from another pod, with no way out', async (t) => {
+    if (!ready(t) || kube === undefined) return;
+    // A Node.js image from this test's own Node binary, imported like every lab image: nothing is pulled.
+    const { archive } = await ociImageArchive({ name: testImage, files: await withLibraries(process.execPath, []), config: { Entrypoint: [process.execPath] } });
+    const image = join(work, 'node-image.tar');
+    writeFileSync(image, archive);
+    await (node as TestNode).executor.run(['ctr', '--namespace', 'k8s.io', 'images', 'import', image]);
+    const container = (name: string, script: string) => ({ name, image: testImage, imagePullPolicy: 'Never', args: ['-e', script] });
+    const labels = { app: 'web' };
+    const objects = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dns-check' } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'dns-check' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ ...container('server', "require('http').createServer((q, s) => s.end('hello from ' + require('os').hostname())).listen(8080)"), readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] },
+          },
+        },
+      },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'dns-check' }, spec: { selector: labels, ports: [{ port: 80, targetPort: 8080 }] } },
+    ];
+    await deployLayer(kube, { layer: 'dns-check', objects, dryRun: false, timeoutMs: 120_000, output: createRecordingOutput() });
+    const client = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'client', namespace: 'dns-check' },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [
+          container(
+            'client',
+            "const fs = require('fs'); const until = Date.now() + 30000; const attempt = () => require('dns').lookup('web.dns-check.svc.cluster.local', (err, address) => { if (err) throw err; require('http').get('http://web.dns-check.svc.cluster.local/', (res) => { let body = ''; res.on('data', (c) => body += c); res.on('end', () => console.log(JSON.stringify({ address, body, routes: fs.readFileSync('/proc/net/route', 'utf8') }))); }).on('error', (e) => { if (Date.now() > until) throw e; setTimeout(attempt, 500); }); }); attempt();",
+          ),
+        ],
+      },
+    };
+    const pods = await kube.path({ apiVersion: 'v1', kind: 'Pod', namespace: 'dns-check' });
+    await kube.request('POST', pods, { body: client });
+    const deadline = Date.now() + 120_000;
+    let phase: string | undefined;
+    while (phase !== 'Succeeded' && phase !== 'Failed') {
+      assert.ok(Date.now() < deadline, `client pod finished (phase ${String(phase)})`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      phase = (await kube.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', name: 'client', namespace: 'dns-check' }))?.status?.phase;
+    }
+    const log = await kube.request<string>('GET', `${pods}/client/log`, { responseType: 'text' });
+    assert.equal(phase, 'Succeeded', log);
+    const answer = JSON.parse(log.trim()) as { address: string; body: string; routes: string };
+    const service = await kube.get<{ spec: { clusterIP: string } } & V1Node>({ apiVersion: 'v1', kind: 'Service', name: 'web', namespace: 'dns-check' });
+    assert.equal(answer.address, service?.spec.clusterIP, 'the name resolved to the Service');
+    assert.match(answer.body, /^hello from web-/);
+    // kube-proxy may take a moment to write a new Service's rules: the client retries for 30 s, as a
+    // person would. The pod's only way anywhere is its node (gateway 10.244.0.1 on cni0), and the node has no route out.
+    const defaults = answer.routes.split('\n').filter((line) => line.split('\t')[1] === '00000000');
+    assert.deepEqual(defaults.map((line) => line.split('\t')[2]), ['0100F40A'], answer.routes);
+    // The client pod is this test's, not the layer's: agree to its going with the namespace.
+    await deployLayer(kube, { layer: 'dns-check', objects: [], dryRun: false, timeoutMs: 120_000, output: createRecordingOutput(), confirm: () => Promise.resolve(true) });
+  });
+
+  it('re-runs changing nothing: every step finds its work done', async (t) => {
+    if (!ready(t)) return;
+    const run = await tracelab(...bootstrapArgs());
+    assert.equal(run.status, 0, run.stderr);
+    t.diagnostic(`no-change re-run took ${run.ms} ms`);
+    const skipped = run.stderr.split('\n').filter((line) => line.endsWith('(already done)'));
+    assert.equal(skipped.length, 7, run.stderr);
+  });
+
+  it('resets the node to exactly how it was: no processes, mounts, iptables rules or files left', async (t) => {
+    if (!ready(t)) return;
+    await kube?.close();
+    kube = undefined;
+    const refused = await tracelab('reset');
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, /pass --yes to confirm \(nothing was changed\)/);
+    const run = await tracelab('--yes', 'reset');
+    assert.equal(run.status, 0, run.stderr);
+    const now = (await (node as TestNode).executor.run(['sh', '-c', snapshotScript])).stdout;
+    assert.equal(now, pristine);
+    assert.doesNotMatch(readFileSync(kubeconfig, 'utf8'), /name: tracelab/);
+  });
+
+  it('resumes a run killed half-way through kubeadm init', async (t) => {
+    if (!ready(t)) return;
+    const killed = (node as TestNode).start({ name: 'bootstrap-killed', command: process.execPath, args: [cli, '--kubeconfig', kubeconfig, ...bootstrapArgs()], env: { CI: 'true' } });
+    const deadline = Date.now() + 120_000;
+    while (!killed.logTail(50).includes('import the images')) {
+      assert.ok(Date.now() < deadline && killed.exitStatus() === undefined, killed.logTail(20));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // The CLI and what it started (kubeadm init) die at once, as on a lost SSH session or a power cut.
+    await (node as TestNode).executor.run(['sh', '-c', 'pkill -9 -f "[k]ubeadm init"; true']);
+    await killed.stop(0);
+    const resumed = await tracelab(...bootstrapArgs());
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, /✓ lab1: Configure and start containerd, import the images \(already done\)/);
+    kube = createKube({ kubeconfig, context: 'tracelab' });
+    await waitForReady(kube, [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'coredns', namespace: 'kube-system' } }], { timeoutMs: 120_000 });
+    await kube.close();
+    kube = undefined;
+    const reset = await tracelab('--yes', 'reset');
+    assert.equal(reset.status, 0, reset.stderr);
+  });
+});
