@@ -9,6 +9,7 @@ type GlobalsOf = (command: Command) => GlobalOptions;
 
 interface BootstrapCommandFlags extends BootstrapFlags {
   layers: boolean;
+  grafana?: string;
 }
 
 /** `tracelab bootstrap` (npm run bootstrap) and `tracelab artifacts build`. */
@@ -25,12 +26,13 @@ export function registerBootstrapCommands(program: Command, globals: GlobalsOf, 
     .option('--context-name <name>', 'the kubeconfig context (and cluster and user) the lab gets', bootstrapDefaults.contextName)
     .option('--kubelet-cgroup-root <path>', 'put the kubelet’s pods under this cgroup (several nodes on one machine)')
     .option('--no-layers', 'stop once the cluster is ready, without installing the layers')
+    .option('--grafana <bool>', 'install Grafana with the monitoring layer (default: true, false with --artifacts: its image is never in them)')
     .addOption(new Option('--timeout <duration>', 'how long to wait for each part to come up').default(bootstrapDefaults.timeout))
     .action(async (flags: BootstrapCommandFlags, command: Command) => {
       const global = globals(command);
       const { bootstrapStandalone } = await import('./standalone.ts');
       const userKubeconfig = global.kubeconfig?.split(':')[0] ?? join(homedir(), '.kube', 'config');
-      await bootstrapStandalone(global, flags, userKubeconfig, flags.layers ? layers : []);
+      await bootstrapStandalone(global, flags, userKubeconfig, flags.layers ? layers : [], flags.grafana);
     });
 
   program

@@ -12,8 +12,11 @@ import { runBootstrapSteps } from './run.ts';
 import type { BootstrapContext } from './steps/step.ts';
 
 /** `tracelab bootstrap` without an inventory: this host, then the layers on it. */
-export async function bootstrapStandalone(globals: GlobalOptions, flags: BootstrapFlags, userKubeconfig: string, layers: readonly Layer<unknown>[]): Promise<void> {
+export async function bootstrapStandalone(globals: GlobalOptions, flags: BootstrapFlags, userKubeconfig: string, layers: readonly Layer<unknown>[], grafana: string | undefined): Promise<void> {
   const lab = parseBootstrapOptions(flags, userKubeconfig);
+  const monitoringOptions = { grafana: grafana ?? 'false' };
+  // Validated now, before anything runs on the host.
+  for (const layer of layers) if (layer.name === 'monitoring') layer.parseOptions(monitoringOptions);
   const ctx: BootstrapContext = {
     host: hostAccess(localExecutor(), { dryRun: globals.dryRun, output: globals.output }),
     lab,
@@ -33,7 +36,10 @@ export async function bootstrapStandalone(globals: GlobalOptions, flags: Bootstr
   const layerGlobals = { ...globals, kubeconfig: lab.userKubeconfig, context: lab.contextName };
   for (const layer of layers) {
     if (layer.name === 'demo') continue; // deployed by `npm run deploy:demo`, which builds its images
-    await upLayer(layerGlobals, layer, {}, { timeout: flags.timeout, wait: true }, layers);
+    if (layer.name === 'monitoring' && grafana === undefined) {
+      globals.output.warn('leaving Grafana out: its image is not in the artifacts (AGPL: tracelab never builds it) — import it on the node and run `tracelab deploy monitoring --grafana true`');
+    }
+    await upLayer(layerGlobals, layer, layer.name === 'monitoring' ? monitoringOptions : {}, { timeout: flags.timeout, wait: true }, layers);
   }
 }
 

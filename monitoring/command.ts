@@ -32,6 +32,7 @@ interface DeployMonitoringFlags extends ApplyFlags {
   nodeSelector?: string;
   kubeletTls?: string;
   metricsServer?: string;
+  grafana?: string;
 }
 
 /** `tracelab deploy monitoring`, `tracelab monitoring password`, `tracelab footprint`. */
@@ -49,7 +50,8 @@ export function registerMonitoringCommands(program: Command, globals: GlobalsOf,
     .option('--node-profile <name>', 'run node-exporter only on nodes labelled tracelab.dev/profile=<name> (default: every node)')
     .option('--node-selector <labels>', 'run node-exporter only on nodes with these labels: key=value,…')
     .option('--kubelet-tls <mode>', "'insecure' (kubeadm's self-signed kubelet certs) or 'verified' (serverTLSBootstrap)", defaults['kubelet-tls'])
-    .option('--metrics-server <bool>', 'install metrics-server (a metrics-server another tool installed is detected and left alone)', defaults['metrics-server']);
+    .option('--metrics-server <bool>', 'install metrics-server (a metrics-server another tool installed is detected and left alone)', defaults['metrics-server'])
+    .option('--grafana <bool>', 'install Grafana (false where its image cannot be had)', defaults.grafana);
   addApplyFlags(monitoring).action(async (flags: DeployMonitoringFlags, command: Command) => {
       const raw: MonitoringRawOptions = {
         retention: flags.retention,
@@ -61,6 +63,7 @@ export function registerMonitoringCommands(program: Command, globals: GlobalsOf,
         'node-selector': flags.nodeSelector,
         'kubelet-tls': flags.kubeletTls,
         'metrics-server': flags.metricsServer,
+        grafana: flags.grafana,
       };
       await deployMonitoring(globals(command), raw, flags, layers);
   });

@@ -12,14 +12,16 @@ export const namespaces = {
 
 /**
  * Images pinned by exact tag. Jaeger matches the v1.76.0 (= 2.13.0) binary the tests run;
- * Prometheus matches the promtool the rules are checked with (testenv/components/versions.env).
+ * Prometheus matches the promtool the rules are checked with; node-exporter and metrics-server the
+ * programs the real-node tests run (testenv/components/versions.env; metrics-server v0.8.1 is not on
+ * the Go module proxy).
  */
 export const images = {
   jaeger: 'cr.jaegertracing.io/jaegertracing/jaeger:2.13.0',
   prometheus: 'quay.io/prometheus/prometheus:v3.16.0',
   grafana: 'docker.io/grafana/grafana:12.4.0',
   nodeExporter: 'quay.io/prometheus/node-exporter:v1.11.1',
-  metricsServer: 'registry.k8s.io/metrics-server/metrics-server:v0.8.1',
+  metricsServer: 'registry.k8s.io/metrics-server/metrics-server:v0.8.0',
 } as const;
 
 export const partOf = 'tracelab-monitoring';

@@ -27,6 +27,8 @@ export interface MonitoringOptions {
   readonly kubeletTls: KubeletTls;
   /** Install metrics-server (skip it on clusters that already have one). */
   readonly metricsServer: boolean;
+  /** Install Grafana (leave it out where its image cannot be had, e.g. an air-gapped lab without it). */
+  readonly grafana: boolean;
 }
 
 /** The option names as the CLI spells them (`--retention`, …); defaults documented here. */
@@ -40,6 +42,7 @@ export const monitoringOptionDefaults = {
   'node-selector': undefined,
   'kubelet-tls': 'insecure',
   'metrics-server': 'true',
+  grafana: 'true',
 } as const satisfies Record<string, string | undefined>;
 
 export type MonitoringRawOptions = Partial<Record<keyof typeof monitoringOptionDefaults, string | undefined>>;
@@ -144,7 +147,13 @@ export function parseMonitoringOptions(raw: Readonly<MonitoringRawOptions>): Mon
     throw new UserError(`--metrics-server '${metricsServerText}' is not true or false: pass --metrics-server false on clusters that already run one`);
   }
 
+  const grafanaText = required('grafana');
+  if (grafanaText !== 'true' && grafanaText !== 'false') {
+    throw new UserError(`--grafana '${grafanaText}' is not true or false: pass --grafana false to leave Grafana out`);
+  }
+
   return {
+    grafana: grafanaText === 'true',
     retentionTime,
     retentionSize,
     retentionSizeBytes,
@@ -167,7 +176,7 @@ export function renderMonitoring(options: MonitoringOptions): KubernetesObject[]
     // node-exporter needs host namespaces: see monitoring/node-exporter.ts for why this is privileged.
     renderNamespace(namespaces.monitoring, 'privileged'),
     ...renderPrometheus(options),
-    ...renderGrafana({ dashboards: options.dashboards }),
+    ...(options.grafana ? renderGrafana({ dashboards: options.dashboards }) : []),
     ...renderNodeExporter({ nodeSelector: options.nodeSelector }),
     ...(options.metricsServer ? renderMetricsServer({ kubeletTls: options.kubeletTls }) : []),
   ];
@@ -189,7 +198,8 @@ export const monitoringLayer: Layer<MonitoringOptions> = {
   render: renderMonitoring,
   // The render leaves Grafana's admin Secret empty, so that re-applies never rotate the password;
   // Grafana starts only once it holds one, hence before the wait.
-  async afterApply(kube, _options, { dryRun, output }) {
+  async afterApply(kube, options, { dryRun, output }) {
+    if (!options.grafana) return;
     await output.step('Grafana admin password', async () => {
       const generated = await ensureGrafanaAdminPassword(kube, { dryRun });
       if (!generated) output.detail('kept the existing one');

@@ -31,6 +31,9 @@ const COMPONENT_OF_BINARY = {
   crictl: 'crictl',
   coredns: 'coredns',
   pause: 'pause',
+  // the monitoring layer's images on real nodes
+  'node-exporter': 'node-exporter',
+  'metrics-server': 'metrics-server',
 } as const;
 
 export type ComponentBinary = keyof typeof COMPONENT_OF_BINARY;

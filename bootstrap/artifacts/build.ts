@@ -7,7 +7,7 @@ import { $ } from 'zx';
 import { UserError } from '../../core/errors.ts';
 import type { Output } from '../../core/output.ts';
 import { etcdImageTag, offlineImageRepository, readVersions, versionsFile } from '../versions.ts';
-import { imageComponent, kubeadmImageSpecs } from './kubeadm-images.ts';
+import { imageComponent, kubeadmImageSpecs, monitoringImageSpecs } from './kubeadm-images.ts';
 import { ociImageArchive } from './oci-image.ts';
 
 const buildScript = fileURLToPath(new URL('../../testenv/components/build.sh', import.meta.url));
@@ -54,7 +54,7 @@ function binaryCopies(sources: ArtifactsSources): Record<string, string> {
   };
 }
 
-const imageBinaries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'coredns', 'pause'];
+const imageBinaries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'coredns', 'pause', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server'];
 
 async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
@@ -82,12 +82,12 @@ async function intact(dir: string, manifest: ArtifactsManifest): Promise<boolean
 
 /**
  * `tracelab artifacts build`: everything an air-gapped lab installs, from the Go module proxy and
- * locally assembled images — binaries, CNI plugins, one OCI archive per kubeadm image and a
- * manifest with every digest. A re-run with the same inputs writes nothing.
+ * locally assembled images — binaries, CNI plugins, one OCI archive per kubeadm and monitoring image
+ * (Grafana excepted) and a manifest with every digest. A re-run with the same inputs writes nothing.
  */
 export async function buildArtifacts(out: string, sources: ArtifactsSources, output: Output): Promise<{ changed: boolean; manifest: ArtifactsManifest }> {
   await output.step('Build the pinned components from the Go module proxy (cached)', async () => {
-    const built = await $({ nothrow: true, quiet: true })`bash ${buildScript} node-all etcd kubernetes`;
+    const built = await $({ nothrow: true, quiet: true })`bash ${buildScript} node-all node-exporter metrics-server jaeger prometheus etcd kubernetes`;
     if (built.exitCode !== 0) throw new UserError(`building the components failed: ${built.stderr.trim().split('\n').slice(-3).join(' | ')} — see the message above, then run again`, { exitCode: 1 });
   });
   const versions = readVersions();
@@ -122,7 +122,7 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
     corednsImageTag: versions.coredns,
   };
   const images: { reference: string; file: string; manifestDigest: string }[] = [];
-  await output.step('Assemble the kubeadm images (OCI archives)', async () => {
+  await output.step('Assemble the kubeadm and monitoring images (OCI archives)', async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'tracelab-artifacts-'));
     try {
       const clusterConfig = join(scratch, 'cluster.yaml');
@@ -139,7 +139,7 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
       );
       const listed = await $({ quiet: true })`${join(out, 'bin/kubeadm')} config images list --config ${clusterConfig}`;
       const references = listed.stdout.trim().split('\n').filter((line) => line !== '');
-      for (const spec of await kubeadmImageSpecs(references, sources.binDir)) {
+      for (const spec of [...(await kubeadmImageSpecs(references, sources.binDir)), ...(await monitoringImageSpecs(sources.binDir))]) {
         const { archive, manifestDigest } = await ociImageArchive(spec);
         const file = `images/${imageComponent(spec.name)}.tar`;
         await mkdir(join(out, 'images'), { recursive: true });

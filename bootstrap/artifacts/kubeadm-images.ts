@@ -75,3 +75,23 @@ export async function kubeadmImageSpecs(references: readonly string[], binDir: s
   }
   return specs;
 }
+
+/**
+ * The monitoring layer's images, named as it pins them, each holding the program built from the
+ * same release. Grafana is not among them: AGPL, so it is never built here (its layer option
+ * --grafana false leaves it out).
+ */
+export async function monitoringImageSpecs(binDir: string): Promise<ImageSpec[]> {
+  const { images } = await import('../../monitoring/common.ts');
+  const image = async (name: string, binary: string, path: string): Promise<ImageSpec> => ({
+    name,
+    files: [await binaryFile(binDir, binary, path)],
+    config: { Entrypoint: [`/${path}`], User: '65534:65534' },
+  });
+  return Promise.all([
+    image(images.jaeger, 'jaeger', 'cmd/jaeger/jaeger'),
+    image(images.prometheus, 'prometheus', 'bin/prometheus'),
+    image(images.nodeExporter, 'node-exporter', 'bin/node_exporter'),
+    image(images.metricsServer, 'metrics-server', 'metrics-server'),
+  ]);
+}

@@ -91,6 +91,31 @@ export interface WaitOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** How often a rollout wait looks at the pods for a reason waiting cannot help. */
+export const podCheckEveryMs = 3_000;
+
+/** Container states that do not get better by waiting. */
+const hopelessWaiting = new Set(['ImagePullBackOff', 'ErrImageNeverPull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError']);
+
+/** `pod x container server ImagePullBackOff: …` for a pod of the workload that cannot start, else undefined. */
+async function stuckPodReason(kube: KubeClient, object: KubernetesObject): Promise<string | undefined> {
+  const ref = refOf(object);
+  const matchLabels = (object as { spec?: { selector?: { matchLabels?: Record<string, string> } } }).spec?.selector?.matchLabels;
+  if (ref.namespace === undefined || matchLabels === undefined) return undefined;
+  const labelSelector = Object.entries(matchLabels).map(([key, value]) => `${key}=${value}`).join(',');
+  const pods = await kube.list<V1Pod>('v1', 'Pod', { namespace: ref.namespace, labelSelector });
+  for (const pod of pods.items) {
+    for (const status of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+      const waiting = status.state?.waiting;
+      const crashing = waiting?.reason === 'CrashLoopBackOff' && status.restartCount >= 3;
+      if (waiting?.reason !== undefined && (hopelessWaiting.has(waiting.reason) || crashing)) {
+        return `pod ${pod.metadata?.name ?? ''} container ${status.name} ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** How often a wait says what it still waits for, with or without a terminal. */
 export const progressEveryMs = 10_000;
 /** Workloads ready, their APIService still not Available this long later: it will not be. */
@@ -160,6 +185,22 @@ export async function waitForReady(kube: KubeClient, objects: readonly Kubernete
   const stopProgress = startProgress(options.output, () =>
     objects.filter((object) => last.get(describeObject(object))?.ready !== true).map((object) => `${describeObject(object)}: ${last.get(describeObject(object))?.detail ?? 'not observed yet'}`),
   );
+  // What the kubelet reports on the pods ends the wait early when waiting cannot help (an image
+  // that cannot be pulled, a container that keeps crashing).
+  const podsStuck = { reason: undefined as string | undefined };
+  const podWatch = setInterval(() => {
+    void (async () => {
+      for (const object of objects.filter((o) => last.get(describeObject(o))?.ready !== true)) {
+        const reason = await stuckPodReason(kube, object).catch(() => undefined);
+        if (reason !== undefined && podsStuck.reason === undefined) {
+          podsStuck.reason = reason;
+          failures.push(describeObject(object));
+          deadline.abort();
+        }
+      }
+    })();
+  }, podCheckEveryMs);
+  podWatch.unref();
   try {
     await Promise.all(
       objects.map(async (object) => {
@@ -191,13 +232,14 @@ export async function waitForReady(kube: KubeClient, objects: readonly Kubernete
   } finally {
     dispose();
     clearTimeout(graceTimer);
+    clearInterval(podWatch);
     stopProgress();
   }
   if (failures.length === 0) return;
   if (options.signal?.aborted === true && !ended.timedOut) throw interruptedWhile(objects.map(describeObject).join(', '));
   const notReady = objects.filter((object) => last.get(describeObject(object))?.ready !== true);
   const reasons = await Promise.all(notReady.map((object) => explainNotReady(kube, object, last.get(describeObject(object)))));
-  const failed = [...last.values()].some((r) => r.failed === true);
+  const failed = [...last.values()].some((r) => r.failed === true) || podsStuck.reason !== undefined;
   if (!failed && (ended.timedOut || !ended.apiServiceGraceOver)) {
     throw new UserError(`timed out after ${formatDuration(options.timeoutMs)} waiting for rollout:\n${reasons.map((reason) => `  ${reason}`).join('\n')}`, { exitCode: exitCodes.timedOut });
   }

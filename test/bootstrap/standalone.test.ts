@@ -17,13 +17,18 @@ import { createKube, type KubeClient } from '../../core/kube/client.ts';
 import { deployLayer } from '../../core/kube/apply.ts';
 import { waitForReady } from '../../core/kube/wait.ts';
 import { createRecordingOutput } from '../../core/output.ts';
+import { UserError } from '../../core/errors.ts';
+import { cacheBin } from '../../bootstrap/artifacts/sources.ts';
 import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/components.ts';
 import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../testenv/nodes/node.ts';
 import { requireNodeHarness, nodeHarnessUnavailable } from '../../testenv/nodes/requirements.ts';
 
 const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
-const nodeBinaries: ComponentBinary[] = ['kubelet', 'kubeadm', 'kube-proxy', 'containerd', 'ctr', 'containerd-shim-runc-v2', 'crictl', 'coredns', 'pause', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
+const nodeBinaries: ComponentBinary[] = [
+  ...['kubelet', 'kubeadm', 'kube-proxy', 'containerd', 'ctr', 'containerd-shim-runc-v2', 'crictl', 'coredns', 'pause', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'],
+  ...['jaeger', 'prometheus', 'node-exporter', 'metrics-server'],
+] as ComponentBinary[];
 const testImage = 'tracelab.local/test/node:24';
 
 /** What a node holds that bootstrap may change: files, mounts, iptables rules, links, processes, sysctls. */
@@ -53,13 +58,17 @@ describe('tracelab bootstrap on a real node', () => {
     const result = await (node as TestNode).executor.run([process.execPath, cli, '--kubeconfig', kubeconfig, ...args], { nothrow: true, env: { CI: 'true' } });
     return { status: result.exitCode, stderr: result.stderr, ms: Date.now() - started };
   };
-  const bootstrapArgs = (): string[] => ['bootstrap', '--artifacts', artifacts, '--node-labels', 'tracelab.dev/profile=standalone', '--kubelet-cgroup-root', (node as TestNode).cgroupRoot, '--no-layers', '--timeout', '4m'];
+  const bootstrapArgs = (...more: string[]): string[] => ['bootstrap', '--artifacts', artifacts, '--node-labels', 'tracelab.dev/profile=standalone', '--kubelet-cgroup-root', (node as TestNode).cgroupRoot, '--timeout', '4m', ...more];
 
   before(async () => {
     if (nodeHarnessUnavailable() !== undefined || !nodeBinaries.every(isBuilt)) return;
     lab = await createLab({ purpose: 'test/bootstrap/standalone.test.ts' });
     node = await lab.addNode('lab1');
     pristine = (await node.executor.run(['sh', '-c', snapshotScript])).stdout;
+    // A real host reaches Service addresses through its default route, which kube-proxy's rules
+    // catch; this node has none, so the Service range gets a route onto the lab segment, where the
+    // host forwards nothing. Without it the API server could not reach metrics-server's API.
+    await node.executor.run(['ip', 'route', 'add', '10.96.0.0/12', 'dev', 'eth0']);
   });
 
   after(async () => {
@@ -72,9 +81,13 @@ describe('tracelab bootstrap on a real node', () => {
     if (!ready(t)) return;
     const first = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(first.status, 0, first.stderr);
-    assert.match(first.stderr, /wrote 19 files in .* \(Kubernetes v1\.37\.2, 7 images\)/);
+    assert.match(first.stderr, /wrote 23 files in .* \(Kubernetes v1\.37\.2, 11 images\)/);
     const manifest = JSON.parse(readFileSync(join(artifacts, 'manifest.json'), 'utf8')) as { images: { reference: string }[] };
     assert.deepEqual(manifest.images.map((i) => i.reference).sort(), [
+      'cr.jaegertracing.io/jaegertracing/jaeger:2.13.0',
+      'quay.io/prometheus/node-exporter:v1.11.1',
+      'quay.io/prometheus/prometheus:v3.16.0',
+      'registry.k8s.io/metrics-server/metrics-server:v0.8.0',
       'tracelab.local/k8s/coredns:v1.14.6',
       'tracelab.local/k8s/etcd:3.6.16-0',
       'tracelab.local/k8s/kube-apiserver:v1.37.2',
@@ -86,7 +99,7 @@ describe('tracelab bootstrap on a real node', () => {
     const mtime = statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs;
     const again = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stderr, /are up to date \(19 files\)/);
+    assert.match(again.stderr, /are up to date \(23 files\)/);
     assert.equal(statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs, mtime, 'nothing rewritten');
   });
 
@@ -99,7 +112,7 @@ describe('tracelab bootstrap on a real node', () => {
     assert.match(host.stdout, /dev eth0/);
   });
 
-  it('bootstrap --artifacts gives a Ready node with its labels and CoreDNS Ready', async (t) => {
+  it('bootstrap --artifacts gives a Ready node with its labels and CoreDNS Ready, then the monitoring layer with real pods', async (t) => {
     if (!ready(t)) return;
     const run = await tracelab(...bootstrapArgs());
     assert.equal(run.status, 0, run.stderr);
@@ -114,10 +127,50 @@ describe('tracelab bootstrap on a real node', () => {
     assert.equal(k8sNode.spec?.taints, undefined, 'the standalone control plane runs pods');
     const coredns = await kube.get<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'coredns', namespace: 'kube-system' });
     assert.equal(coredns?.status?.readyReplicas, 2);
+    // The layers: monitoring without Grafana (its image is never in the artifacts), rolled out with
+    // real probes; metrics-server's API Available against the real kubelet (--kubelet-tls insecure).
+    assert.match(run.stderr, /! leaving Grafana out: its image is not in the artifacts/);
+    assert.match(run.stderr, /✓ Wait for .*DaemonSet monitoring\/node-exporter.*APIService v1beta1\.metrics\.k8s\.io/);
+    const apiService = await kube.get<{ status?: { conditions?: { type: string; status: string }[] } } & V1Node>({ apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', name: 'v1beta1.metrics.k8s.io' });
+    assert.equal(apiService?.status?.conditions?.find((c) => c.type === 'Available')?.status, 'True');
+    const exporters = await kube.list<V1Pod>('v1', 'Pod', { namespace: 'monitoring', labelSelector: 'app=node-exporter' });
+    assert.deepEqual(exporters.items.map((pod) => `${pod.spec?.nodeName ?? ''} ${pod.status?.phase ?? ''}`), ['lab1 Running']);
+    const kubectl = join(cacheBin(), 'kubectl');
+    let top = spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'top', 'nodes', '--no-headers'], { encoding: 'utf8' });
+    // metrics-server answers once it has scraped twice (15 s resolution).
+    for (let i = 0; i < 30 && top.status !== 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      top = spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'top', 'nodes', '--no-headers'], { encoding: 'utf8' });
+    }
+    assert.equal(top.status, 0, top.stderr);
+    assert.match(top.stdout, /^lab1\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%/);
+  });
+
+  it('reports an image that does not exist by name with the kubelet’s reason, well before the timeout', async (t) => {
+    if (!ready(t)) return;
+    assert.ok(kube, 'the cluster the bootstrap test made');
+    const objects = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'missing-image' } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'ghost', namespace: 'missing-image' },
+        spec: { replicas: 1, selector: { matchLabels: { app: 'ghost' } }, template: { metadata: { labels: { app: 'ghost' } }, spec: { containers: [{ name: 'server', image: 'tracelab.local/missing/ghost:1' }] } } },
+      },
+    ];
+    const started = Date.now();
+    const err = await deployLayer(kube, { layer: 'missing-image', objects, dryRun: false, timeoutMs: 180_000, output: createRecordingOutput() }).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    assert.ok(err instanceof UserError, String(err));
+    assert.equal(err.exitCode, 7);
+    assert.match(err.message, /^rollout failed:\n {2}Deployment missing-image\/ghost: .*pod ghost-[a-z0-9-]+ container server (ImagePullBackOff|ErrImagePull): .*tracelab\.local\/missing\/ghost:1/s);
+    assert.ok(elapsed < 60_000, `failed after ${elapsed} ms, not at the 180 s timeout`);
+    await deployLayer(kube, { layer: 'missing-image', objects: [], dryRun: false, timeoutMs: 120_000, output: createRecordingOutput() });
   });
 
   it('runs a pod that resolves a Service by its DNS name and gets an answer from another pod, with no way out', async (t) => {
-    if (!ready(t) || kube === undefined) return;
+    if (!ready(t)) return;
+    assert.ok(kube, 'the cluster the bootstrap test made');
     // A Node.js image from this test's own Node binary, imported like every lab image: nothing is pulled.
     const { archive } = await ociImageArchive({ name: testImage, files: await withLibraries(process.execPath, []), config: { Entrypoint: [process.execPath] } });
     const image = join(work, 'node-image.tar');
@@ -187,6 +240,7 @@ describe('tracelab bootstrap on a real node', () => {
     t.diagnostic(`no-change re-run took ${run.ms} ms`);
     const skipped = run.stderr.split('\n').filter((line) => line.endsWith('(already done)'));
     assert.equal(skipped.length, 7, run.stderr);
+    assert.match(run.stderr, /monitoring: 0 created, 0 changed, \d+ unchanged, 0 pruned/);
   });
 
   it('resets the node to exactly how it was: no processes, mounts, iptables rules or files left', async (t) => {
@@ -205,7 +259,7 @@ describe('tracelab bootstrap on a real node', () => {
 
   it('resumes a run killed half-way through kubeadm init', async (t) => {
     if (!ready(t)) return;
-    const killed = (node as TestNode).start({ name: 'bootstrap-killed', command: process.execPath, args: [cli, '--kubeconfig', kubeconfig, ...bootstrapArgs()], env: { CI: 'true' } });
+    const killed = (node as TestNode).start({ name: 'bootstrap-killed', command: process.execPath, args: [cli, '--kubeconfig', kubeconfig, ...bootstrapArgs('--no-layers')], env: { CI: 'true' } });
     const deadline = Date.now() + 120_000;
     while (!killed.logTail(50).includes('import the images')) {
       assert.ok(Date.now() < deadline && killed.exitStatus() === undefined, killed.logTail(20));
@@ -215,7 +269,7 @@ describe('tracelab bootstrap on a real node', () => {
     // The CLI and what it started (kubeadm init) die at once, as on a lost SSH session or a power cut.
     await (node as TestNode).executor.run(['sh', '-c', 'pkill -9 -f "[k]ubeadm init"; true']);
     await killed.stop(0);
-    const resumed = await tracelab(...bootstrapArgs());
+    const resumed = await tracelab(...bootstrapArgs('--no-layers'));
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.match(resumed.stderr, /✓ lab1: Configure and start containerd, import the images \(already done\)/);
     kube = createKube({ kubeconfig, context: 'tracelab' });

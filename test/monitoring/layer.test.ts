@@ -29,6 +29,14 @@ describe('parseMonitoringOptions()', () => {
     assert.deepEqual(options.nodeSelector, {});
     assert.equal(options.kubeletTls, 'insecure');
     assert.equal(options.metricsServer, true);
+    assert.equal(options.grafana, true);
+  });
+
+  it('leaves Grafana out with --grafana false, and rejects a value that is not a boolean', () => {
+    const objects = monitoringLayer.render(parseMonitoringOptions({ grafana: 'false' }));
+    assert.deepEqual(objects.filter((o) => /grafana/.test(o.metadata?.name ?? '')).map((o) => `${o.kind ?? ''} ${o.metadata?.name ?? ''}`), []);
+    assert.ok(objects.some((o) => o.kind === 'Deployment' && o.metadata?.name === 'prometheus'));
+    assert.throws(() => parseMonitoringOptions({ grafana: 'no' }), (err: unknown) => err instanceof UserError && /^--grafana 'no' is not true or false/.test(err.message));
   });
 
   it('selects node-exporter nodes by profile and labels', () => {

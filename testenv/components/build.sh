@@ -29,7 +29,9 @@ export CGO_ENABLED=0
 
 # What a real kubeadm node runs (testenv/nodes/, tracelab artifacts build); `build.sh node-all` builds these.
 NODE=(pause cni crictl containerd coredns node)
-ALL=(jaeger prometheus etcd kubernetes kwok "${NODE[@]}")
+# The monitoring layer's programs that are not test components already (jaeger, prometheus): its images on real nodes.
+MONITORING=(node-exporter metrics-server)
+ALL=(jaeger prometheus etcd kubernetes kwok "${NODE[@]}" "${MONITORING[@]}")
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -186,6 +188,18 @@ build_crictl() {
     "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
 }
 
+build_node-exporter() {
+  local v=github.com/prometheus/common/version
+  go_install "$BIN" "-X $v.Version=${NODE_EXPORTER_VERSION#v} -X $v.Branch=HEAD -X $v.BuildUser=tracelab" "" \
+    "github.com/prometheus/node_exporter@$NODE_EXPORTER_VERSION"
+  mv -f "$BIN/node_exporter" "$BIN/node-exporter"
+}
+
+build_metrics-server() {
+  go_install "$BIN" "-X sigs.k8s.io/metrics-server/pkg/version.gitVersion=$METRICS_SERVER_VERSION" "" \
+    "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
+}
+
 build_coredns() {
   go_install "$BIN" "" "" "github.com/coredns/coredns@$COREDNS_VERSION"
 }
@@ -237,6 +251,8 @@ component() {
     cni) echo "$CNI_PLUGINS_VERSION bin/cni/bridge bin/cni/host-local bin/cni/loopback bin/cni/portmap" ;;
     crictl) echo "$CRICTL_VERSION bin/crictl" ;;
     coredns) echo "$COREDNS_VERSION bin/coredns" ;;
+    node-exporter) echo "$NODE_EXPORTER_VERSION bin/node-exporter" ;;
+    metrics-server) echo "$METRICS_SERVER_VERSION bin/metrics-server" ;;
     pause) echo "$(pause_version) bin/pause" ;;
     *) die "unknown component '$1' (known: ${ALL[*]} ${NODE[*]}; node-all = ${NODE[*]})" ;;
   esac

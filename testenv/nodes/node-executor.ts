@@ -1,5 +1,5 @@
 import { $ } from 'zx';
-import { CommandFailedError, type CommandResult, type Executor, type RunOptions } from './executor.ts';
+import { CommandFailed, type CommandResult, type Executor, type RunOptions } from '../../bootstrap/executors/executor.ts';
 
 /** A node's commands start from this environment (like a login on a fresh host), plus RunOptions.env. */
 export const NODE_ENVIRONMENT: Readonly<Record<string, string>> = {
@@ -22,7 +22,7 @@ export function nodeEnvironment(extra: Readonly<Record<string, string>> = {}): s
   return ['env', '-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`)];
 }
 
-/** An Executor that runs each command inside a test node, through nsenter. */
+/** The product's Executor for a test node: each command runs inside the node, through nsenter. */
 export function nodeExecutor(host: string, holderPid: number): Executor {
   const run = async (command: readonly string[], options: RunOptions = {}): Promise<CommandResult> => {
     if (command.length === 0) throw new Error(`run on ${host}: the command is empty`);
@@ -35,7 +35,7 @@ export function nodeExecutor(host: string, holderPid: number): Executor {
     });
     const out = await sh`${enterNode(holderPid)} ${nodeEnvironment(options.env)} ${command}`;
     const result = { stdout: out.stdout, stderr: out.stderr, exitCode: out.exitCode ?? 128 };
-    if (result.exitCode !== 0 && options.nothrow !== true) throw new CommandFailedError(host, command, result);
+    if (result.exitCode !== 0 && options.nothrow !== true) throw new CommandFailed(host, command, result);
     return result;
   };
   return {
@@ -52,7 +52,7 @@ export function nodeExecutor(host: string, holderPid: number): Executor {
       const script = `[ -e "$1" ] || exit ${missing}; cat -- "$1"`;
       const result = await run(['sh', '-c', script, 'read-file', file], { nothrow: true });
       if (result.exitCode === missing) return undefined;
-      if (result.exitCode !== 0) throw new CommandFailedError(host, ['cat', file], result);
+      if (result.exitCode !== 0) throw new CommandFailed(host, ['cat', file], result);
       return result.stdout;
     },
   };

@@ -1,10 +1,10 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
+import type { Executor } from '../../bootstrap/executors/executor.ts';
 import { waitFor, StopWaiting } from '../components.ts';
 import { startProcess, stopRecorded, type ManagedProcess } from '../processes.ts';
 import { createNodeCgroups, removeNodeCgroups } from './cgroups.ts';
-import type { Executor } from './executor.ts';
 import { readMachineRecord, removeLabDirectory, saveMachineRecord, withLabsLock, type LabRecord, type NodeRecord } from './lab-state.ts';
 import { bindPrivateDirectories, ensureMountpoints, hostPathOf, mountsUnder, PRIVATE_DIRECTORIES } from './mounts.ts';
 import { attachNode, detachNode, netnsPath } from './network.ts';
@@ -14,7 +14,8 @@ import { hostAddress, parsePrefix } from './subnets.ts';
 
 /**
  * One test node: its own network namespace on the lab segment, and a mount (and UTS) namespace
- * with private propagation in which PRIVATE_DIRECTORIES are its own. A holder process keeps those
+ * cut off from the host's mount propagation (shared only within the node, like a host's /) in
+ * which PRIVATE_DIRECTORIES are its own. A holder process keeps those
  * namespaces open; every command enters them with nsenter.
  */
 export interface TestNode {
@@ -76,7 +77,9 @@ export async function createNode(lab: LabRecord, name: string, save: () => void)
     const holder = startProcess({
       name: `${name}-holder`,
       command: 'nsenter',
-      args: [`--net=${netnsPath(record.netns)}`, '--', 'unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sleep', 'infinity'],
+      // Private first (nothing propagates to or from the host), then shared inside the node only, as
+      // on a real host: containerd refuses HostToContainer mounts (node-exporter's /) from a private /.
+      args: [`--net=${netnsPath(record.netns)}`, '--', 'unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', 'mount --make-rshared / && exec sleep infinity'],
       logFile: path.join(record.dir, 'logs', 'holder.log'),
     });
     record.holder = holder.record();

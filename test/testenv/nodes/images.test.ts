@@ -1,53 +1,23 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { $ } from 'zx';
+import { renderContainerdConfig } from '../../../bootstrap/containerd-config.ts';
 import { requireComponents, waitFor } from '../../../testenv/components.ts';
-import { renderContainerdConfig } from '../../../testenv/nodes/containerd-config.ts';
-import { assembleImage, corednsImage, pauseImage } from '../../../testenv/nodes/images.ts';
+import { corednsImageName, importImage, PAUSE_IMAGE, testImageSpecs } from '../../../testenv/nodes/images.ts';
 import { createLab, type Lab } from '../../../testenv/nodes/lab.ts';
 import { requireNodeHarness } from '../../../testenv/nodes/requirements.ts';
 
-const work = mkdtempSync(path.join(tmpdir(), 'tracelab-images-test-'));
-after(() => { rmSync(work, { recursive: true, force: true }); });
+const escape = (text: string): string => text.replace(/[.:/]/g, '\\$&');
 
-function sha256(file: string): string {
-  return `sha256:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
-}
-
-describe('assembleImage()', () => {
-  it('writes an OCI layout archive whose blobs match their digests, reproducibly', async () => {
-    const program = path.join(work, 'hello');
-    writeFileSync(program, '#!/bin/sh\necho hello\n');
-    const spec = { name: 'tracelab.local/hello:1', files: [{ source: program, path: '/bin/hello' }], entrypoint: ['/bin/hello'] };
-    const image = await assembleImage(spec, path.join(work, 'hello.tar'));
-    const again = await assembleImage(spec, path.join(work, 'hello-again.tar'));
-    assert.equal(again.digest, image.digest, 'same inputs, same manifest digest');
-
-    const layout = path.join(work, 'layout');
-    await $({ quiet: true })`mkdir -p ${layout} && tar -xf ${image.archive} -C ${layout}`;
-    const blob = (digest: string): string => path.join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
-    const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations: Record<string, string> }[] };
-    const [entry] = index.manifests;
-    assert.ok(entry, 'index.json lists the manifest');
-    assert.equal(entry.digest, image.digest);
-    assert.equal(entry.annotations['io.containerd.image.name'], 'tracelab.local/hello:1');
-    const manifest = JSON.parse(readFileSync(blob(image.digest), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
-    for (const digest of [image.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) assert.equal(sha256(blob(digest)), digest);
-    const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8')) as { config: { Entrypoint: string[] }; rootfs: { diff_ids: string[] } };
-    assert.deepEqual(config.config.Entrypoint, ['/bin/hello']);
-    assert.deepEqual(config.rootfs.diff_ids, manifest.layers.map((l) => l.digest));
-    const layerListing = (await $({ quiet: true })`tar -tvf ${blob(manifest.layers[0]?.digest ?? '')}`).stdout;
-    assert.match(layerListing, /^-rwxr-xr-x 0\/0 .* \.\/bin\/hello$/m);
-  });
-});
-
-describe('the test images in a node\'s containerd', () => {
+describe('the product\'s pause and coredns images in a node\'s containerd', () => {
   let lab: Lab | undefined;
   after(async () => { await lab?.destroy(); });
+
+  it('names them as bootstrap does', () => {
+    assert.equal(PAUSE_IMAGE, 'tracelab.local/k8s/pause:3.10.2');
+    assert.equal(corednsImageName(), 'tracelab.local/k8s/coredns:v1.14.6');
+  });
 
   it('imports pause and coredns with ctr, and both run', async (t) => {
     if (!requireNodeHarness(t)) return;
@@ -57,9 +27,9 @@ describe('the test images in a node\'s containerd', () => {
     const node = await lab.addNode('images');
     const run = async (args: readonly string[]): Promise<string> => (await node.executor.run(args)).stdout;
     for (const binary of binaries.slice(0, 3)) copyFileSync(binary, node.hostPath(`/usr/local/bin/${path.basename(binary)}`));
-    const pause = pauseImage();
-    const coredns = corednsImage();
-    await node.executor.writeFile('/etc/containerd/config.toml', renderContainerdConfig({ sandboxImage: pause.name }));
+    // what bootstrap writes on a host whose processes cannot lower oom_score_adj and that has no systemd
+    const config = renderContainerdConfig({ restrictOomScoreAdj: true, systemdCgroup: false, sandboxImage: PAUSE_IMAGE, cniBinDir: '/opt/cni/bin' });
+    await node.executor.writeFile('/etc/containerd/config.toml', config);
     const containerd = node.start({ name: 'containerd', command: '/usr/local/bin/containerd', args: ['--config', '/etc/containerd/config.toml'] });
     await waitFor('containerd in the node', async () => ((await node.executor.run(['ctr', 'version'], { nothrow: true })).exitCode === 0 ? true : undefined), {
       deadlineMs: 20_000,
@@ -67,16 +37,18 @@ describe('the test images in a node\'s containerd', () => {
     });
 
     const started = Date.now();
-    const archives = await Promise.all([pause, coredns].map((spec) => assembleImage(spec, path.join(work, `${spec.name.replace(/\W/g, '_')}.tar`))));
-    console.log(`# pause and coredns assembled in ${Date.now() - started} ms`);
-    for (const image of archives) await run(['ctr', '-n', 'k8s.io', 'images', 'import', image.archive]);
+    const specs = await testImageSpecs();
+    const images = [await importImage(node, specs.pause), await importImage(node, specs.coredns)];
+    console.log(`# pause and coredns built and imported in ${Date.now() - started} ms`);
+    assert.deepEqual(images.map((image) => image.name), [PAUSE_IMAGE, corednsImageName()]);
+    assert.equal((await run(['ls', '-A', '/var/lib/tracelab/images'])).trim(), '', 'the archives are removed once imported');
     const listed = await run(['ctr', '-n', 'k8s.io', 'images', 'ls']);
-    for (const image of archives) assert.match(listed, new RegExp(`^${image.name.replace(/[.:/]/g, '\\$&')} .* ${image.digest} `, 'm'));
-    assert.match(listed, /^tracelab\.local\/pause:\S+ .*io\.cri-containerd\.pinned=pinned/m, 'the sandbox image is pinned');
+    for (const image of images) assert.match(listed, new RegExp(`^${escape(image.name)} .* ${image.digest} `, 'm'));
+    assert.match(listed, new RegExp(`^${escape(PAUSE_IMAGE)} .*io\\.cri-containerd\\.pinned=pinned`, 'm'), 'the sandbox image is pinned');
 
     const cgroup = (name: string): string => `${node.cgroupRoot}/${name}`;
-    assert.match(await run(['ctr', '-n', 'k8s.io', 'run', '--rm', '--cgroup', cgroup('coredns-check'), coredns.name, 'coredns-check', '/coredns', '-version']), /^CoreDNS-1\.14\.6$/m);
-    await run(['ctr', '-n', 'k8s.io', 'run', '-d', '--cgroup', cgroup('pause-check'), pause.name, 'pause-check']);
+    assert.match(await run(['ctr', '-n', 'k8s.io', 'run', '--rm', '--cgroup', cgroup('coredns-check'), specs.coredns.name, 'coredns-check', '/coredns', '-version']), /^CoreDNS-1\.14\.6$/m);
+    await run(['ctr', '-n', 'k8s.io', 'run', '-d', '--cgroup', cgroup('pause-check'), specs.pause.name, 'pause-check']);
     assert.match(await run(['ctr', '-n', 'k8s.io', 'tasks', 'ls']), /^pause-check\s+\d+\s+RUNNING$/m);
     await run(['ctr', '-n', 'k8s.io', 'tasks', 'kill', '--signal', 'SIGTERM', 'pause-check']);
     await waitFor('pause to stop on SIGTERM', async () => (/^pause-check\s+\d+\s+STOPPED$/m.test(await run(['ctr', '-n', 'k8s.io', 'tasks', 'ls'])) ? true : undefined), { deadlineMs: 5_000 });

@@ -4,9 +4,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { $ } from 'zx';
+import { CommandFailed } from '../../../bootstrap/executors/executor.ts';
 import { waitFor } from '../../../testenv/components.ts';
 import { isRunning } from '../../../testenv/processes.ts';
-import { CommandFailedError } from '../../../testenv/nodes/executor.ts';
 import { createLab, cleanupStaleLabs, type Lab } from '../../../testenv/nodes/lab.ts';
 import { labRecordFile, readLabRecords } from '../../../testenv/nodes/lab-state.ts';
 import { mountsUnder, PRIVATE_DIRECTORIES } from '../../../testenv/nodes/mounts.ts';
@@ -125,8 +125,14 @@ describe('a test node on the lab segment', () => {
     assert.equal(readFileSync(node.hostPath(file), 'utf8'), 'only in the node\n');
     assert.equal(await node.executor.readFile('/etc/kubernetes/missing.conf'), undefined);
     assert.equal((await node.executor.run(['hostname'])).stdout.trim(), 'n1');
+    // Shared inside the node (as a host's / is: containerd needs it for HostToContainer mounts), in
+    // peer groups of the node's own: a mount made in the node does not reach the host.
     const mounts = (await node.executor.run(['findmnt', '-rn', '-o', 'TARGET,PROPAGATION'])).stdout;
-    for (const dir of PRIVATE_DIRECTORIES) assert.match(mounts, new RegExp(`^${dir} private$`, 'm'), dir);
+    for (const dir of PRIVATE_DIRECTORIES) assert.match(mounts, new RegExp(`^${dir} shared$`, 'm'), dir);
+    await node.executor.run(['sh', '-c', 'mkdir -p /etc/kubernetes/tracelab-test/mnt && mount -t tmpfs tracelab-propagation-probe /etc/kubernetes/tracelab-test/mnt']);
+    assert.match((await node.executor.run(['cat', '/proc/self/mountinfo'])).stdout, /tracelab-propagation-probe/);
+    assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), /tracelab-propagation-probe/, 'the host does not get the node’s mounts');
+    await node.executor.run(['umount', '/etc/kubernetes/tracelab-test/mnt']);
   });
 
   it('runs commands with a clean environment and reports failures with the host name', async (t) => {
@@ -135,10 +141,15 @@ describe('a test node on the lab segment', () => {
     assert.doesNotMatch(env, /^CI=|^TRACELAB_/m);
     assert.match(env, /^KUBECONFIG=\/etc\/kubernetes\/admin\.conf$/m);
     assert.equal((await node.executor.run(['cat'], { input: 'stdin reaches the command' })).stdout, 'stdin reaches the command');
+    // without input the command gets no stdin at all (it must not wait on the test's)
+    assert.equal((await node.executor.run(['cat'], { input: '' })).stdout, '');
+    assert.equal((await node.executor.run(['cat'])).stdout, '');
     await assert.rejects(node.executor.run(['sh', '-c', 'echo broken >&2; exit 7']), (err: unknown) => {
-      assert.ok(err instanceof CommandFailedError);
+      assert.ok(err instanceof CommandFailed);
+      assert.equal(err.host, 'n1');
+      assert.deepEqual(err.command, ['sh', '-c', 'echo broken >&2; exit 7']);
       assert.equal(err.result.exitCode, 7);
-      assert.match(err.message, /^on n1: `sh -c echo broken >&2; exit 7` exited with code 7: broken$/);
+      assert.equal(err.message, 'n1: `sh -c echo broken >&2; exit 7` exited 7: broken');
       return true;
     });
     assert.equal((await node.executor.run(['false'], { nothrow: true })).exitCode, 1);
