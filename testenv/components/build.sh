@@ -196,7 +196,7 @@ build_node-exporter() {
 }
 
 build_metrics-server() {
-  go_install "$BIN" "-X sigs.k8s.io/metrics-server/pkg/version.gitVersion=$METRICS_SERVER_VERSION" "" \
+  go_install "$BIN" "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" "" \
     "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
 }
 

@@ -58,6 +58,19 @@ function removeTree(dir: string, removed: string[]): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory()) removeTree(path.join(dir, entry.name), removed);
   }
-  rmdirSync(dir);
+  rmdirWhenEmpty(dir);
   removed.push(dir);
+}
+
+/** A cgroup is busy until the kernel has reaped its last process, a moment after the kill: retry for up to 10 s. */
+function rmdirWhenEmpty(dir: string): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || attempt >= 100) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
 }
