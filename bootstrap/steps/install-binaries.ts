@@ -17,11 +17,11 @@ export const installBinaries: BootstrapStep = {
   title: 'Install containerd, runc, CNI plugins, kubelet, kubeadm and kubectl',
   async isDone(ctx) {
     const manifest = await artifactsManifest(ctx.lab.artifactsDir);
-    for (const { from, to } of installs) {
-      const live = await ctx.host.probe(['sha256sum', to]);
-      if (live.exitCode !== 0 || live.stdout.split(' ')[0] !== manifest.files[from]) return false;
-    }
-    return true;
+    // One probe for every file: a missing one makes sha256sum exit non-zero.
+    const live = await ctx.host.probe(['sha256sum', ...installs.map(({ to }) => to)]);
+    if (live.exitCode !== 0) return false;
+    const digests = new Map(live.stdout.trim().split('\n').map((line) => [line.slice(66).trim(), line.slice(0, 64)] as const));
+    return installs.every(({ from, to }) => digests.get(to) === manifest.files[from]);
   },
   async run(ctx) {
     const manifest = await artifactsManifest(ctx.lab.artifactsDir);

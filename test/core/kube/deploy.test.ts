@@ -1,27 +1,23 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; literals are how they are built */
 // Integration: the deploy engine and `tracelab deploy demo` against a real local control plane
 // (etcd, kube-apiserver with Pod Security admission, controller-manager, scheduler, kwok nodes).
-import { after, describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { requireComponents } from '../../../testenv/components.ts';
-import { controlPlaneBinaries, startControlPlane, type ControlPlane } from '../../../testenv/controlplane.ts';
 import { UserError } from '../../../core/errors.ts';
 import { createRecordingOutput } from '../../../core/output.ts';
 import { deployLayer } from '../../../core/kube/apply.ts';
 import { createKube, type KubeClient } from '../../../core/kube/client.ts';
+import { localCluster, tracelab } from './local-cluster.ts';
 import { KubeApiError } from '../../../core/kube/errors.ts';
 import { teardownLayer } from '../../../core/kube/teardown.ts';
 import { parseDemoOptions } from '../../../demo/options.ts';
 import { renderDemo } from '../../../demo/render.ts';
 
-const cli = fileURLToPath(new URL('../../../cli/tracelab.ts', import.meta.url));
 const images = 'frontend=registry.invalid/tracelab/frontend:v1,backend=registry.invalid/tracelab/backend:v1';
 const demoKinds: [string, string][] = [
   ['v1', 'Namespace'],
@@ -32,37 +28,7 @@ const demoKinds: [string, string][] = [
   ['policy/v1', 'PodDisruptionBudget'],
 ];
 
-let controlPlane: Promise<ControlPlane> | undefined;
-let kubeClient: KubeClient | undefined;
-after(async () => {
-  await kubeClient?.close();
-  if (controlPlane !== undefined) await (await controlPlane.catch(() => undefined))?.stop();
-});
-
-/** One control plane for this file, started by the first test that runs (skipped when not built). */
-async function cluster(t: TestContext): Promise<{ cp: ControlPlane; kube: KubeClient } | undefined> {
-  if (requireComponents(t, controlPlaneBinaries) === undefined) return undefined;
-  controlPlane ??= startControlPlane({ nodes: 2 });
-  const cp = await controlPlane;
-  kubeClient ??= createKube({ kubeconfig: cp.kubeconfig, retry: { attempts: 3, maxElapsedMs: 5_000, baseDelayMs: 300, maxDelayMs: 2_000 } });
-  return { cp, kube: kubeClient };
-}
-
-interface Run {
-  status: number | null;
-  stderr: string;
-}
-
-function tracelab(cp: ControlPlane, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, '--kubeconfig', cp.kubeconfig, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: 'true' } });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (status) => {
-      resolve({ status, stderr });
-    });
-  });
-}
+const cluster = localCluster(2);
 
 async function layerObjects(kube: KubeClient, layer: string): Promise<KubernetesObject[]> {
   const lists = await Promise.all(demoKinds.map(([apiVersion, kind]) => kube.list(apiVersion, kind, { labelSelector: `tracelab.dev/layer=${layer}` })));
@@ -83,7 +49,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
   it('--dry-run reports what would be created and persists nothing', async (t) => {
     const env = await cluster(t);
     if (env === undefined) return;
-    const run = await tracelab(env.cp, 'deploy', 'demo', '--images', images, '--dry-run');
+    const run = await tracelab(env.cp, ['deploy', 'demo', '--images', images, '--dry-run']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /\+ Deployment tracelab-demo\/backend created/);
     assert.match(run.stderr, /demo: 11 created, 0 changed, 0 unchanged, 0 pruned \(dry run/);
@@ -94,7 +60,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
   it('deploys the demo and waits until both Deployments are available', async (t) => {
     const env = await cluster(t);
     if (env === undefined) return;
-    const run = await tracelab(env.cp, 'deploy', 'demo', '--images', images, '--timeout', '2m');
+    const run = await tracelab(env.cp, ['deploy', 'demo', '--images', images, '--timeout', '2m']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /demo: 11 created, 0 changed, 0 unchanged, 0 pruned/);
     for (const name of ['frontend', 'backend']) {
@@ -125,7 +91,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
     if (env === undefined) return;
     const before = lastApplied(await layerObjects(env.kube, 'demo'));
     const started = Date.now();
-    const run = await tracelab(env.cp, 'deploy', 'demo', '--images', images);
+    const run = await tracelab(env.cp, ['deploy', 'demo', '--images', images]);
     assert.equal(run.status, 0, run.stderr);
     t.diagnostic(`no-change re-run took ${Date.now() - started} ms including node startup`);
     assert.match(run.stderr, /demo: 0 created, 0 changed, 11 unchanged, 0 pruned/);
@@ -135,13 +101,13 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
   it('reports exactly the value that changed', async (t) => {
     const env = await cluster(t);
     if (env === undefined) return;
-    const latency = await tracelab(env.cp, 'deploy', 'demo', '--images', images, '--backend-latency-ms', '50');
+    const latency = await tracelab(env.cp, ['deploy', 'demo', '--images', images, '--backend-latency-ms', '50']);
     assert.equal(latency.status, 0, latency.stderr);
     assert.match(latency.stderr, /demo: 0 created, 1 changed, 10 unchanged, 0 pruned/);
     const changeLines = latency.stderr.split('\n').filter((line) => line.startsWith('~'));
     assert.deepEqual(changeLines, ['~ Deployment tracelab-demo/backend: spec.template.spec.containers[server].env[BACKEND_LATENCY_MS] (none) → {"name":"BACKEND_LATENCY_MS","value":"50"}']);
 
-    const replicas = await tracelab(env.cp, 'deploy', 'demo', '--images', images, '--backend-latency-ms', '50', '--replicas', '3');
+    const replicas = await tracelab(env.cp, ['deploy', 'demo', '--images', images, '--backend-latency-ms', '50', '--replicas', '3']);
     assert.equal(replicas.status, 0, replicas.stderr);
     // The Deployments' replica count belongs to their autoscalers after creation: the new floor goes to the HPAs.
     const lines = replicas.stderr.split('\n').filter((line) => line.startsWith('~')).sort();
@@ -306,7 +272,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
   it('tears the demo down and leaves no object of the layer', async (t) => {
     const env = await cluster(t);
     if (env === undefined) return;
-    const run = await tracelab(env.cp, 'teardown', 'demo', '--timeout', '2m');
+    const run = await tracelab(env.cp, ['teardown', 'demo', '--timeout', '2m']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /demo: 11 deleted/);
     assert.deepEqual(await layerObjects(env.kube, 'demo'), []);

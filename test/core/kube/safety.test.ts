@@ -1,58 +1,20 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; literals are how they are built */
 // Integration: what the deploy engine must never do, on a real local control plane: take or
 // delete what is not its own, undo other people's changes silently, run twice at once.
-import { after, describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
-import { requireComponents } from '../../../testenv/components.ts';
-import { controlPlaneBinaries, startControlPlane, type ControlPlane } from '../../../testenv/controlplane.ts';
 import { createRecordingOutput } from '../../../core/output.ts';
 import { deployLayer } from '../../../core/kube/apply.ts';
-import { createKube, type KubeClient } from '../../../core/kube/client.ts';
+import { localCluster, tracelab } from './local-cluster.ts';
 import { acquireLayerLock } from '../../../core/kube/lock.ts';
 import { teardownLayer } from '../../../core/kube/teardown.ts';
 import { UserError } from '../../../core/errors.ts';
 
-const cli = new URL('../../../cli/tracelab.ts', import.meta.url).pathname;
 const images = 'frontend=registry.invalid/tracelab/frontend:v1,backend=registry.invalid/tracelab/backend:v1';
 const images2 = 'frontend=registry.invalid/tracelab/frontend:v1,backend=registry.invalid/tracelab/backend:v2';
 
-let controlPlane: Promise<ControlPlane> | undefined;
-let kubeClient: KubeClient | undefined;
-after(async () => {
-  await kubeClient?.close();
-  if (controlPlane !== undefined) await (await controlPlane.catch(() => undefined))?.stop();
-});
-
-async function cluster(t: TestContext): Promise<{ cp: ControlPlane; kube: KubeClient } | undefined> {
-  if (requireComponents(t, controlPlaneBinaries) === undefined) return undefined;
-  controlPlane ??= startControlPlane({ nodes: 1 });
-  const cp = await controlPlane;
-  kubeClient ??= createKube({ kubeconfig: cp.kubeconfig, retry: { attempts: 3, maxElapsedMs: 5_000, baseDelayMs: 300, maxDelayMs: 2_000 } });
-  return { cp, kube: kubeClient };
-}
-
-interface Run {
-  status: number | null;
-  stderr: string;
-  ms: number;
-}
-
-function tracelab(cp: ControlPlane, args: string[], options: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, '--kubeconfig', cp.kubeconfig, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: 'true' } });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      options.onStderr?.(stderr, child);
-    });
-    child.on('close', (status) => {
-      resolve({ status, stderr, ms: Date.now() - started });
-    });
-  });
-}
+const cluster = localCluster(1);
 
 const backendRef = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'backend', namespace: 'tracelab-demo' };
 
