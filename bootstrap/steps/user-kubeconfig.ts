@@ -28,6 +28,8 @@ async function merged(ctx: BootstrapContext): Promise<{ existing: string | undef
 export const userKubeconfig: BootstrapStep = {
   title: 'Add the lab to your kubeconfig',
   async isDone(ctx) {
+    // A dry run on a new host has no cluster yet: nothing to compare.
+    if (ctx.dryRun && (await ctx.host.read(adminConf)) === undefined) return false;
     const { existing, text } = await merged(ctx);
     return existing === text;
   },

@@ -6,7 +6,7 @@
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,17 @@ describe('tracelab bootstrap on a real node', () => {
     assert.match(out.stderr, /Network is unreachable/);
     const host = await (node as TestNode).executor.run(['ip', 'route', 'get', (lab as Lab).hostAddress]);
     assert.match(host.stdout, /dev eth0/);
+  });
+
+  it('bootstrap --dry-run prints the commands it would run and changes nothing', async (t) => {
+    if (!ready(t)) return;
+    const run = await tracelab('--dry-run', ...bootstrapArgs());
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /^ {2}lab1\$ install -D -m 0755 \S+\/bin\/kubelet \/usr\/local\/bin\/kubelet$/m);
+    assert.match(run.stderr, /^ {2}lab1\$ kubeadm init --config \/etc\/tracelab\/kubeadm\.yaml --skip-token-print$/m);
+    assert.match(run.stderr, /^ {2}would label node lab1: tracelab\.dev\/profile=standalone$/m);
+    assert.equal((await (node as TestNode).executor.run(['sh', '-c', snapshotScript])).stdout, pristine);
+    assert.equal(existsSync(kubeconfig), false, 'no kubeconfig written');
   });
 
   it('bootstrap --artifacts gives a Ready node with its labels and CoreDNS Ready, then the monitoring layer with real pods', async (t) => {
