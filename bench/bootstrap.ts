@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'tracelab-bench-bootstrap-'));
   const artifacts = join(work, 'artifacts');
   const output = createOutput({ interactive: false });
-  await buildArtifacts(artifacts, { binDir: cacheBin(), runc: '/usr/sbin/runc' }, output);
+  await buildArtifacts(artifacts, { binDir: cacheBin(process.env.TRACELAB_CACHE), runc: '/usr/sbin/runc' }, output);
   const lab = await createLab({ purpose: 'bench/bootstrap.ts' });
   const samples = { tracelab: [] as number[], bare: [] as number[], noChangeRerun: [] as number[] };
   try {

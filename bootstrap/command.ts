@@ -56,7 +56,7 @@ export function registerBootstrapCommands(program: Command, globals: GlobalsOf, 
       const global = globals(command);
       const { buildArtifacts } = await import('./artifacts/build.ts');
       const { cacheBin } = await import('./artifacts/sources.ts');
-      const result = await buildArtifacts(resolve(flags.out), { binDir: cacheBin(), runc: '/usr/sbin/runc' }, global.output);
+      const result = await buildArtifacts(resolve(flags.out), { binDir: cacheBin(global.componentCache), runc: '/usr/sbin/runc' }, global.output);
       global.output.info(`${result.changed ? 'wrote' : 'kept'} ${Object.keys(result.manifest.files).length} files in ${flags.out} (Kubernetes ${result.manifest.kubernetesVersion}, ${result.manifest.images.length} images)`);
     });
 }

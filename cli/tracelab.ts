@@ -51,6 +51,7 @@ export function globalOptions(command: commander.Command): GlobalOptions {
     context: opts.context,
     dryRun: opts.dryRun,
     confirm: opts.yes ? () => Promise.resolve(true) : ask,
+    componentCache: process.env.TRACELAB_CACHE,
     signal: interrupt.signal,
     output: createOutput({
       verbosity: opts.verbose ? 'verbose' : opts.quiet ? 'quiet' : 'normal',

@@ -10,6 +10,8 @@ export interface GlobalOptions {
   readonly output: Output;
   /** Asks the person running tracelab; true at once with --yes, false without a terminal. */
   readonly confirm?: (question: string) => Promise<boolean>;
+  /** Where the Go-built components are cached ($TRACELAB_CACHE); undefined: ~/.cache/tracelab. */
+  readonly componentCache?: string | undefined;
   /** Aborted by Ctrl-C: long runs stop between steps and say what they did. */
   readonly signal?: AbortSignal;
 }

@@ -87,7 +87,8 @@ async function intact(dir: string, manifest: ArtifactsManifest): Promise<boolean
  */
 export async function buildArtifacts(out: string, sources: ArtifactsSources, output: Output): Promise<{ changed: boolean; manifest: ArtifactsManifest }> {
   await output.step('Build the pinned components from the Go module proxy (cached)', async () => {
-    const built = await $({ nothrow: true, quiet: true })`bash ${buildScript} node-all node-exporter metrics-server jaeger prometheus etcd kubernetes`;
+    // The build script fills the same cache the binaries are read from.
+    const built = await $({ nothrow: true, quiet: true, env: { ...process.env, TRACELAB_CACHE: dirname(sources.binDir) } })`bash ${buildScript} node-all node-exporter metrics-server jaeger prometheus etcd kubernetes`;
     if (built.exitCode !== 0) throw new UserError(`building the components failed: ${built.stderr.trim().split('\n').slice(-3).join(' | ')} — see the message above, then run again`, { exitCode: 1 });
   });
   const versions = readVersions();

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-/** Where the Go-built components are cached: `$TRACELAB_CACHE/bin`, default ~/.cache/tracelab/bin. */
-export function cacheBin(cache = process.env.TRACELAB_CACHE): string {
+/** Where the Go-built components are cached: `<cache>/bin`, the cache being $TRACELAB_CACHE or ~/.cache/tracelab. */
+export function cacheBin(cache: string | undefined): string {
   return join(cache !== undefined && cache !== '' ? cache : join(homedir(), '.cache', 'tracelab'), 'bin');
 }

@@ -146,7 +146,7 @@ describe('tracelab bootstrap on a real node', () => {
     assert.equal(apiService?.status?.conditions?.find((c) => c.type === 'Available')?.status, 'True');
     const exporters = await kube.list<V1Pod>('v1', 'Pod', { namespace: 'monitoring', labelSelector: 'app=node-exporter' });
     assert.deepEqual(exporters.items.map((pod) => `${pod.spec?.nodeName ?? ''} ${pod.status?.phase ?? ''}`), ['lab1 Running']);
-    const kubectl = join(cacheBin(), 'kubectl');
+    const kubectl = join(cacheBin(process.env.TRACELAB_CACHE), 'kubectl');
     let top = spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'top', 'nodes', '--no-headers'], { encoding: 'utf8' });
     // metrics-server answers once it has scraped twice (15 s resolution).
     for (let i = 0; i < 30 && top.status !== 0; i++) {
