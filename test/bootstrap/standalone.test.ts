@@ -278,7 +278,8 @@ describe('tracelab bootstrap on a real node', () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     // The CLI and what it started (kubeadm init) die at once, as on a lost SSH session or a power cut.
-    await (node as TestNode).executor.run(['sh', '-c', 'pkill -9 -f "[k]ubeadm init"; true']);
+    // Only this node's kubeadm (its mount namespace): another lab on the machine may be running its own.
+    await (node as TestNode).executor.run(['sh', '-c', 'for p in $(pgrep -f "[k]ubeadm init"); do [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] && kill -9 $p; done; true']);
     await killed.stop(0);
     const resumed = await tracelab(...bootstrapArgs('--no-layers'));
     assert.equal(resumed.status, 0, resumed.stderr);
