@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { standaloneSteps } from '../../bootstrap/index.ts';
 import { localExecutor } from '../../bootstrap/executors/local.ts';
 import { hostAccess } from '../../bootstrap/host-access.ts';
@@ -30,7 +31,9 @@ const lab: StandaloneLab = {
 describe('runBootstrapSteps() with --dry-run on this machine', () => {
   it('reads the host for real, prints the commands that would change it, and changes nothing', async () => {
     const output = createRecordingOutput();
-    const ctx: BootstrapContext = { host: hostAccess(localExecutor('this-machine'), { dryRun: true, output }), lab, output, dryRun: true, facts: undefined, node: undefined, kube: undefined };
+    // This machine may have several addresses (a test lab's bridge among them): name the node's.
+    const address = Object.values(networkInterfaces()).flat().find((entry) => entry?.family === 'IPv4' && !entry.internal)?.address;
+    const ctx: BootstrapContext = { host: hostAccess(localExecutor('this-machine'), { dryRun: true, output }), lab: { ...lab, nodeIP: address }, output, dryRun: true, facts: undefined, node: undefined, kube: undefined };
     const before = [existsSync(sysctlFile), existsSync(modulesFile)];
     try {
       await runBootstrapSteps(standaloneSteps.slice(0, 2), ctx);
