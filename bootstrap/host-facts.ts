@@ -24,8 +24,6 @@ export interface HostFacts {
   readonly hostname: string;
   /** Global-scope IPv4 addresses with their prefix, e.g. 10.251.0.10/24. */
   readonly addresses: readonly string[];
-  /** The source address of the default route, when there is one. */
-  readonly defaultRouteAddress: string | undefined;
 }
 
 export const neededModules = ['overlay', 'br_netfilter'] as const;
@@ -47,8 +45,6 @@ export const factsScript = [
   'echo ==kernel==; uname -r',
   'echo ==hostname==; hostname',
   'echo ==addresses==; ip -o -4 addr show scope global 2>/dev/null | awk \'{print $4}\'',
-  // A route lookup only: nothing is sent.
-  'echo ==default-route==; ip -4 route show default 2>/dev/null | head -n 1',
 ].join('\n');
 
 function sections(text: string): Map<string, string[]> {
@@ -105,21 +101,7 @@ export function parseHostFacts(output: string, localEpochSeconds: number): HostF
     kernelRelease: first('kernel'),
     hostname: first('hostname'),
     addresses: s.get('addresses') ?? [],
-    defaultRouteAddress: /\bsrc (\S+)/.exec(first('default-route'))?.[1] ?? defaultRouteSource(first('default-route'), s.get('addresses') ?? []),
   };
-}
-
-/** `default via 10.0.0.1 dev eth0` has no src: the address on the gateway's subnet is the one. */
-function defaultRouteSource(route: string, addresses: readonly string[]): string | undefined {
-  const gateway = /\bvia (\S+)/.exec(route)?.[1];
-  if (gateway === undefined) return undefined;
-  const toNumber = (ip: string): number => ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-  for (const address of addresses) {
-    const [ip = '', bits = '32'] = address.split('/');
-    const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
-    if (((toNumber(ip) & mask) >>> 0) === ((toNumber(gateway) & mask) >>> 0)) return ip;
-  }
-  return undefined;
 }
 
 export async function gatherHostFacts(executor: Executor): Promise<HostFacts> {

@@ -39,16 +39,27 @@ function networkText(address: number, bits: number): string {
   return `${[24, 16, 8, 0].map((shift) => (address >>> shift) & 255).join('.')}/${bits}`;
 }
 
+/** The network of an interface address: `10.0.2.15/24` → 10.0.2.0/24. */
+export function networkOfAddress(address: string): Cidr {
+  const [ip = '', bits = '32'] = address.split('/');
+  const prefix = Math.min(32, Math.max(0, Number(bits)));
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return { text: address, base: (toNumber(ip) & mask) >>> 0, bits: prefix };
+}
+
+function toNumber(ip: string): number {
+  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+}
+
 /** Whether an IPv4 address lies inside a CIDR. */
 export function contains(cidr: Cidr, ip: string): boolean {
-  const value = ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-  const mask = (0xffffffff << (32 - cidr.bits)) >>> 0;
-  return ((value & mask) >>> 0) === cidr.base;
+  const mask = cidr.bits === 0 ? 0 : (0xffffffff << (32 - cidr.bits)) >>> 0;
+  return ((toNumber(ip) & mask) >>> 0) === cidr.base;
 }
 
 export function overlaps(a: Cidr, b: Cidr): boolean {
   const bits = Math.min(a.bits, b.bits);
-  const mask = (0xffffffff << (32 - bits)) >>> 0;
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
   return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
 }
 

@@ -46,7 +46,6 @@ export const kubeadmInit: BootstrapStep = {
   async isDone(ctx) {
     return (await ctx.host.read(kubeadmConfigFile)) === kubeadmConfig(ctx) && (await initialized(ctx));
   },
-  // (A dry run prints the commands below: host.change and host.write do nothing then.)
   async run(ctx) {
     const written = await ctx.host.read(kubeadmConfigFile);
     const adminExists = (await ctx.host.read(adminConf)) !== undefined;

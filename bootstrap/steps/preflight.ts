@@ -1,18 +1,9 @@
 import { UserError } from '../../core/errors.ts';
 import { gatherHostFacts } from '../host-facts.ts';
-import { contains, overlaps, parseCidr } from '../options.ts';
+import { contains, networkOfAddress, overlaps, parseCidr } from '../options.ts';
 import { failures, judgeHost, standaloneRequirements } from '../preflight.ts';
 import type { HostFacts } from '../host-facts.ts';
 import type { BootstrapStep, ResolvedNode } from './step.ts';
-
-/** `10.0.2.15/24` → `10.0.2.0/24`. */
-function networkOf(address: string): string {
-  const [ip = '', bits = '32'] = address.split('/');
-  const value = ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-  const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
-  const base = (value & mask) >>> 0;
-  return `${[24, 16, 8, 0].map((shift) => (base >>> shift) & 255).join('.')}/${Math.min(30, Math.max(8, Number(bits)))}`;
-}
 
 /**
  * The node's name and address: given, or the host's own name and its only global address. With
@@ -47,7 +38,7 @@ export const preflight: BootstrapStep = {
     for (const finding of findings.filter((f) => f.severity === 'warn')) ctx.output.warn(`${ctx.host.name}: ${finding.check}: ${finding.message}`);
     for (const [flag, subnet] of [['--pod-subnet', ctx.lab.podSubnet], ['--service-subnet', ctx.lab.serviceSubnet]] as const) {
       const cidr = parseCidr(subnet, flag);
-      const clash = hostAddresses.find((address) => overlaps(cidr, parseCidr(networkOf(address), 'address')));
+      const clash = hostAddresses.find((address) => overlaps(cidr, networkOfAddress(address)));
       if (clash !== undefined) findings.push({ check: 'subnets', severity: 'fail', message: `${flag} ${subnet} overlaps the host's network ${clash} (the Vagrant NAT classic) — pass a ${flag} outside it` });
     }
     const failed = failures(findings);

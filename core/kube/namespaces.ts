@@ -66,14 +66,18 @@ export function namespaceDeletionProgress(namespace: KubernetesObject | undefine
   return remaining.length === 0 ? undefined : remaining.map((c) => c.message ?? c.type ?? '').join('; ');
 }
 
-interface DiscoveredResource {
+export interface DeletableKind {
   readonly apiVersion: string;
   readonly kind: string;
-  readonly plural: string;
+  readonly namespaced: boolean;
 }
 
-/** Every namespaced kind the cluster serves that can be listed and deleted (one version per group). */
-async function namespacedKinds(kube: KubeClient): Promise<DiscoveredResource[]> {
+/**
+ * Every kind the cluster serves that can be listed and deleted, in each group's preferred version
+ * (metrics.k8s.io holds no objects). A group whose API does not answer is left out:
+ * assertNamespacesCanBeDeleted names it.
+ */
+export async function deletableKinds(kube: KubeClient): Promise<DeletableKind[]> {
   const groups = await kube.request<{ groups: { preferredVersion?: { groupVersion?: string } }[] }>('GET', '/apis');
   const versions = ['v1', ...groups.groups.map((g) => g.preferredVersion?.groupVersion ?? '').filter((v) => v !== '' && !v.startsWith('metrics.k8s.io/'))];
   const lists = await Promise.all(
@@ -81,10 +85,9 @@ async function namespacedKinds(kube: KubeClient): Promise<DiscoveredResource[]> 
       try {
         const list = await kube.request<{ resources: { name: string; kind: string; namespaced: boolean; verbs: string[] }[] }>('GET', apiVersion === 'v1' ? '/api/v1' : `/apis/${apiVersion}`);
         return list.resources
-          .filter((r) => r.namespaced && !r.name.includes('/') && r.verbs.includes('list') && r.verbs.includes('delete') && r.kind !== 'Event')
-          .map((r) => ({ apiVersion, kind: r.kind, plural: r.name }));
+          .filter((r) => !r.name.includes('/') && r.verbs.includes('list') && r.verbs.includes('delete'))
+          .map((r) => ({ apiVersion, kind: r.kind, namespaced: r.namespaced }));
       } catch {
-        // An aggregated API that does not answer: assertNamespacesCanBeDeleted names it.
         return [];
       }
     }),
@@ -99,7 +102,7 @@ async function namespacedKinds(kube: KubeClient): Promise<DiscoveredResource[]> 
 export async function objectsNotMadeBy(kube: KubeClient, namespaces: readonly string[], members: readonly ObjectRef[]): Promise<ObjectRef[]> {
   if (namespaces.length === 0) return [];
   const memberKeys = new Set(members.map(keyOf));
-  const kinds = await namespacedKinds(kube);
+  const kinds = (await deletableKinds(kube)).filter((resource) => resource.namespaced && resource.kind !== 'Event');
   const found = await Promise.all(
     kinds.flatMap((resource) =>
       namespaces.map(async (namespace) => {

@@ -5,7 +5,7 @@ import { confirmNamespaceDeletion, deleteObject, findMembers, sortForDeletion, t
 import { applySetId, applySetNamespace, applySetParentName, partOfLabel, readRecord, recordOf, type ApplySetRecord } from './applyset.ts';
 import type { KubeClient, ObjectRef } from './client.ts';
 import { acquireLayerLock } from './lock.ts';
-import { assertNamespacesCanBeDeleted } from './namespaces.ts';
+import { assertNamespacesCanBeDeleted, deletableKinds } from './namespaces.ts';
 import { applyTier, customResourceTier, describeRef } from './objects.ts';
 import { explainKubeError } from './report.ts';
 import { waitForDeletion } from './wait.ts';
@@ -99,15 +99,10 @@ async function teardownLocked(kube: KubeClient, options: TeardownOptions): Promi
  */
 async function rebuildRecord(kube: KubeClient, layer: string): Promise<ApplySetRecord> {
   const labelSelector = `${partOfLabel}=${applySetId(layer)}`;
-  const groups = await kube.request<{ groups: { preferredVersion?: { groupVersion?: string } }[] }>('GET', '/apis');
-  const versions = ['v1', ...groups.groups.map((g) => g.preferredVersion?.groupVersion ?? '').filter((v) => v !== '')];
   const found = await Promise.all(
-    versions.map(async (apiVersion) => {
+    (await deletableKinds(kube)).map(async (resource) => {
       try {
-        const list = await kube.request<{ resources: { name: string; kind: string; verbs: string[] }[] }>('GET', apiVersion === 'v1' ? '/api/v1' : `/apis/${apiVersion}`);
-        const kinds = list.resources.filter((r) => !r.name.includes('/') && r.verbs.includes('list') && r.verbs.includes('delete'));
-        const items = await Promise.all(kinds.map(async (r) => (await kube.list<KubernetesObject>(apiVersion, r.kind, { labelSelector })).items));
-        return items.flat();
+        return (await kube.list<KubernetesObject>(resource.apiVersion, resource.kind, { labelSelector })).items;
       } catch {
         return [];
       }

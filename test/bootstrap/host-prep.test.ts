@@ -22,7 +22,6 @@ const facts = (change: Partial<HostFacts>): HostFacts => ({
   kernelRelease: '6.1.0',
   hostname: 'lab1',
   addresses: ['10.251.0.10/24'],
-  defaultRouteAddress: undefined,
   ...change,
 });
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../../core/errors.ts';
-import { bootstrapDefaults, contains, overlaps, parseBootstrapOptions, parseCidr, type BootstrapFlags } from '../../bootstrap/options.ts';
+import { bootstrapDefaults, contains, networkOfAddress, overlaps, parseBootstrapOptions, parseCidr, type BootstrapFlags } from '../../bootstrap/options.ts';
 
 const flags: BootstrapFlags = { artifacts: '/srv/artifacts', podSubnet: bootstrapDefaults.podSubnet, serviceSubnet: bootstrapDefaults.serviceSubnet, contextName: 'tracelab', timeout: '10m' };
 
@@ -41,5 +41,8 @@ describe('parseCidr(), overlaps(), contains()', () => {
     assert.ok(!overlaps(parseCidr('10.244.0.0/16', 'a'), parseCidr('10.96.0.0/12', 'b')));
     assert.ok(contains(parseCidr('10.244.0.0/16', 'a'), '10.244.0.1'));
     assert.ok(!contains(parseCidr('10.244.0.0/16', 'a'), '10.251.0.10'));
+    // A pod subnet over a Vagrant VM's NAT network, the classic.
+    assert.ok(overlaps(parseCidr('10.0.0.0/16', 'a'), networkOfAddress('10.0.2.15/24')));
+    assert.ok(!overlaps(parseCidr('10.244.0.0/16', 'a'), networkOfAddress('10.0.2.15/24')));
   });
 });

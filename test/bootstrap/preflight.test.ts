@@ -18,7 +18,6 @@ const healthy: HostFacts = {
   kernelRelease: '6.1.0-30-amd64',
   hostname: 'lab1',
   addresses: ['10.251.0.10/24'],
-  defaultRouteAddress: '10.251.0.10',
 };
 
 describe('judgeHost()', () => {
