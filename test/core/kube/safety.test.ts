@@ -274,24 +274,31 @@ describe('the deploy engine never takes or deletes what is not its own', () => {
       { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', name: 'system:metrics-server' },
       { apiVersion: 'apps/v1', kind: 'Deployment', name: 'metrics-server', namespace: 'kube-system' },
     ];
-    // What an apply or delete would change (the controllers keep writing the Deployment's status).
+    // What an apply or delete would change; the controllers keep writing the Deployment's status subresource.
     const versions = async (): Promise<string[]> =>
       Promise.all(
         refs.map(async (ref) => {
           const live = await env.kube.get(ref);
-          return `${live?.metadata?.uid ?? 'gone'} generation=${String(live?.metadata?.generation)} labels=${JSON.stringify(live?.metadata?.labels)} managers=${(live?.metadata?.managedFields ?? []).map((f) => f.manager).join(',')}`;
+          return `${live?.metadata?.uid ?? 'gone'} generation=${String(live?.metadata?.generation)} labels=${JSON.stringify(live?.metadata?.labels)} managers=${(live?.metadata?.managedFields ?? [])
+            .filter((f) => f.subresource !== 'status')
+            .map((f) => f.manager)
+            .join(',')}`;
         }),
       );
     const before = await versions();
-    const deploy = await tracelab(env.cp, ['deploy', 'monitoring', '--timeout', '2m']);
-    assert.equal(deploy.status, 0, deploy.stderr);
-    assert.match(deploy.stderr, /metrics-server is already installed \((ClusterRole|Deployment|APIService) [^,]*, not by tracelab\): leaving it alone/);
-    assert.doesNotMatch(deploy.stderr, /metrics-server (created|adopted)/);
-    assert.deepEqual(await versions(), before, 'deploy did not touch them');
-    const down = await tracelab(env.cp, ['teardown', 'monitoring']);
-    assert.equal(down.status, 0, down.stderr);
-    assert.deepEqual(await versions(), before, 'teardown did not touch them');
-    await env.cp.kubectl(['delete', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: upstream }) });
+    try {
+      const deploy = await tracelab(env.cp, ['deploy', 'monitoring', '--timeout', '2m']);
+      assert.equal(deploy.status, 0, deploy.stderr);
+      assert.match(deploy.stderr, /metrics-server is already installed \((ClusterRole|Deployment|APIService) [^,]*, not by tracelab\): leaving it alone/);
+      assert.doesNotMatch(deploy.stderr, /metrics-server (created|adopted)/);
+      assert.deepEqual(await versions(), before, 'deploy did not touch them');
+      const down = await tracelab(env.cp, ['teardown', 'monitoring']);
+      assert.equal(down.status, 0, down.stderr);
+      assert.deepEqual(await versions(), before, 'teardown did not touch them');
+    } finally {
+      await tracelab(env.cp, ['teardown', 'monitoring']);
+      await env.cp.kubectl(['delete', '--ignore-not-found', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: upstream }) });
+    }
   });
 
   it('Ctrl-C on the CLI: exit 130 with an account of what was done', async (t) => {
