@@ -17,7 +17,7 @@ export function registerBootstrapCommands(program: Command, globals: GlobalsOf, 
   program
     .command('bootstrap')
     .description('make this host a standalone kubeadm cluster (control plane that runs pods), then install the layers')
-    .option('--artifacts <dir>', 'install from an artifacts directory (air-gapped; made by `tracelab artifacts build`)')
+    .option('--artifacts <dir>', 'install from an artifacts directory (air-gapped; made by `tracelab artifacts build`); default: online, from pkgs.k8s.io and pinned release archives')
     .option('--node-name <name>', "the node's name (default: the host name)")
     .option('--node-ip <address>', "the node's address (default: the host's only global IPv4 address)")
     .option('--pod-subnet <cidr>', 'pod network', bootstrapDefaults.podSubnet)

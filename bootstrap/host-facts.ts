@@ -21,6 +21,8 @@ export interface HostFacts {
   /** systemd is PID 1: services are units; otherwise tracelab supervises them itself. */
   readonly systemd: boolean;
   readonly kernelRelease: string;
+  /** `uname -m`, e.g. x86_64. */
+  readonly machine: string;
   readonly hostname: string;
   /** Global-scope IPv4 addresses with their prefix, e.g. 10.251.0.10/24. */
   readonly addresses: readonly string[];
@@ -43,6 +45,7 @@ export const factsScript = [
   'echo ==oom==; (echo -999 > /proc/self/oom_score_adj) 2>/dev/null && echo yes || echo no',
   'echo ==systemd==; [ -d /run/systemd/system ] && echo yes || echo no',
   'echo ==kernel==; uname -r',
+  'echo ==machine==; uname -m',
   'echo ==hostname==; hostname',
   'echo ==addresses==; ip -o -4 addr show scope global 2>/dev/null | awk \'{print $4}\'',
 ].join('\n');
@@ -99,6 +102,7 @@ export function parseHostFacts(output: string, localEpochSeconds: number): HostF
     canLowerOomScoreAdj: first('oom') === 'yes',
     systemd: first('systemd') === 'yes',
     kernelRelease: first('kernel'),
+    machine: first('machine'),
     hostname: first('hostname'),
     addresses: s.get('addresses') ?? [],
   };

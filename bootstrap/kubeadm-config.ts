@@ -11,9 +11,9 @@ export interface KubeadmConfigInput {
   readonly serviceSubnet: string;
   /** `registry.k8s.io` online; the lab's own name when images come from an artifacts directory. */
   readonly imageRepository: string;
-  /** kubeadm 1.37 defaults to an etcd tag newer than the artifacts carry: always explicit. */
-  readonly etcdImageTag: string;
-  readonly corednsImageTag: string;
+  /** kubeadm 1.37 defaults to an etcd tag newer than the artifacts carry: explicit for them; undefined: kubeadm's default. */
+  readonly etcdImageTag: string | undefined;
+  readonly corednsImageTag: string | undefined;
   readonly cgroupDriver: 'systemd' | 'cgroupfs';
   /** A cgroup v1 host (deprecated since Kubernetes 1.35): the kubelet must be told to accept it. */
   readonly cgroupV1: boolean;
@@ -56,8 +56,8 @@ export function renderKubeadmInitConfig(input: KubeadmConfigInput): Record<strin
     controlPlaneEndpoint: `${input.nodeIP}:6443`,
     imageRepository: input.imageRepository,
     networking: { podSubnet: input.podSubnet, serviceSubnet: input.serviceSubnet, dnsDomain: 'cluster.local' },
-    etcd: { local: { imageTag: input.etcdImageTag } },
-    dns: { imageTag: input.corednsImageTag },
+    ...(input.etcdImageTag === undefined ? {} : { etcd: { local: { imageTag: input.etcdImageTag } } }),
+    ...(input.corednsImageTag === undefined ? {} : { dns: { imageTag: input.corednsImageTag } }),
     apiServer: { certSANs: [input.nodeIP, input.nodeName] },
   };
   const kubelet = {

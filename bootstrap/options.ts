@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import { parseDuration } from '../core/kube/duration.ts';
 import type { StandaloneLab } from './steps/step.ts';
-import { etcdImageTag, offlineImageRepository, readVersions } from './versions.ts';
+import { etcdImageTag, offlineImageRepository, onlineImageRepository, readVersions } from './versions.ts';
 
 /** The flags of `tracelab bootstrap`, as typed. */
 export interface BootstrapFlags {
@@ -63,15 +63,12 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
   return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
 }
 
-const dnsName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const labelKey = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const labelValue = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+export const dnsName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const labelKey = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+export const labelValue = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 /** Validates every flag before anything runs on the host; each failure one line with the fix. */
 export function parseBootstrapOptions(flags: BootstrapFlags, userKubeconfig: string): StandaloneLab {
-  if (flags.artifacts === undefined) {
-    throw new UserError('the online install (pkgs.k8s.io packages, release archives) is not built yet: pass --artifacts DIR, made by `tracelab artifacts build --out DIR`', { exitCode: 3 });
-  }
   const pods = parseCidr(flags.podSubnet, '--pod-subnet');
   const services = parseCidr(flags.serviceSubnet, '--service-subnet');
   if (overlaps(pods, services)) throw new UserError(`--pod-subnet ${pods.text} overlaps --service-subnet ${services.text} — pick ranges that do not overlap, e.g. 10.244.0.0/16 and 10.96.0.0/12`);
@@ -92,10 +89,9 @@ export function parseBootstrapOptions(flags: BootstrapFlags, userKubeconfig: str
     podSubnet: pods.text,
     serviceSubnet: services.text,
     kubernetesVersion: versions.kubernetes,
-    artifactsDir: flags.artifacts,
-    imageRepository: offlineImageRepository,
-    etcdImageTag: etcdImageTag(versions.etcd),
-    corednsImageTag: versions.coredns,
+    ...(flags.artifacts === undefined
+      ? { source: { kind: 'online' } as const, imageRepository: onlineImageRepository, etcdImageTag: undefined, corednsImageTag: undefined }
+      : { source: { kind: 'artifacts', dir: flags.artifacts } as const, imageRepository: offlineImageRepository, etcdImageTag: etcdImageTag(versions.etcd), corednsImageTag: versions.coredns }),
     kubeletCgroupRoot: flags.kubeletCgroupRoot,
     nodeLabels,
     userKubeconfig,

@@ -7,6 +7,7 @@ import { logDir, runDir, stopServiceCommand } from './services.ts';
 import { cniConfigFile } from './steps/cni.ts';
 import { hostPrepRecord } from './steps/host-prep.ts';
 import { installedRecord } from './steps/install-binaries.ts';
+import { onlineRecord, readOnlineRecord, removeOnlineInstallCommands } from './install-online.ts';
 import { kubeadmConfigFile } from './steps/kubeadm-init.ts';
 import { containerdConfigPath } from './containerd-config.ts';
 
@@ -77,8 +78,10 @@ const actions: readonly ResetAction[] = [
       const installed = JSON.parse((await host.read(installedRecord)) ?? '{}') as Record<string, string>;
       // A binary someone replaced since is left alone.
       const binaries = Object.entries(installed).map(([path, digest]) => sh('[ "$(sha256sum "$1" 2>/dev/null | cut -d" " -f1)" = "$2" ] && rm -f "$1"; true', path, digest));
+      const online = await readOnlineRecord(host);
       return [
         ...binaries,
+        ...(online === undefined ? [] : removeOnlineInstallCommands(online)),
         removePaths(containerdConfigPath, '/var/lib/containerd', '/run/containerd', '/etc/kubernetes', '/var/lib/kubelet', '/var/lib/etcd', kubeadmConfigFile, logDir),
         sh('rmdir /etc/tracelab /etc/containerd 2>/dev/null; true'),
       ];
@@ -95,7 +98,7 @@ const actions: readonly ResetAction[] = [
         removePaths(modulesFile, sysctlFile),
         ...sysctls,
         sh('[ -f /etc/fstab ] && grep -q "^#tracelab-swap-off# " /etc/fstab && sed -i "s@^#tracelab-swap-off# @@" /etc/fstab && swapon -a; true'),
-        removePaths(runDir, hostPrepRecord, installedRecord, '/var/lib/tracelab'),
+        removePaths(runDir, hostPrepRecord, installedRecord, onlineRecord, '/var/lib/tracelab'),
       ];
     },
   },

@@ -14,7 +14,9 @@ import type { BootstrapContext } from './steps/step.ts';
 /** `tracelab bootstrap` without an inventory: this host, then the layers on it. */
 export async function bootstrapStandalone(globals: GlobalOptions, flags: BootstrapFlags, userKubeconfig: string, layers: readonly Layer<unknown>[], grafana: string | undefined): Promise<void> {
   const lab = parseBootstrapOptions(flags, userKubeconfig);
-  const monitoringOptions = { grafana: grafana ?? 'false' };
+  // Grafana's image is never in the artifacts (AGPL: tracelab does not build it); online it is pulled.
+  const airGapped = lab.source.kind === 'artifacts';
+  const monitoringOptions = { grafana: grafana ?? String(!airGapped) };
   // Validated now, before anything runs on the host.
   for (const layer of layers) if (layer.name === 'monitoring') layer.parseOptions(monitoringOptions);
   const ctx: BootstrapContext = {
@@ -36,7 +38,7 @@ export async function bootstrapStandalone(globals: GlobalOptions, flags: Bootstr
   const layerGlobals = { ...globals, kubeconfig: lab.userKubeconfig, context: lab.contextName };
   for (const layer of layers) {
     if (layer.name === 'demo') continue; // deployed by `npm run deploy:demo`, which builds its images
-    if (layer.name === 'monitoring' && grafana === undefined) {
+    if (layer.name === 'monitoring' && grafana === undefined && airGapped) {
       globals.output.warn('leaving Grafana out: its image is not in the artifacts (AGPL: tracelab never builds it) — import it on the node and run `tracelab deploy monitoring --grafana true`');
     }
     await upLayer(layerGlobals, layer, layer.name === 'monitoring' ? monitoringOptions : {}, { timeout: flags.timeout, wait: true }, layers);

@@ -14,6 +14,12 @@ export interface Versions {
   readonly cniPlugins: string;
   readonly crictl: string;
   readonly coredns: string;
+  readonly runc: string;
+  /** flanneld's release, and upstream's CNI plugin image for labs that pull. */
+  readonly flannel: string;
+  readonly flannelCniPluginImage: string;
+  /** SHA-256 of the release archives the online install downloads, by `<component>/<arch>`. */
+  readonly releaseSha256: Readonly<Record<string, string>>;
 }
 
 export function parseVersions(text: string): Record<string, string> {
@@ -39,6 +45,15 @@ export function readVersions(file = versionsFile): Versions {
     cniPlugins: pin('CNI_PLUGINS_VERSION'),
     crictl: pin('CRICTL_VERSION'),
     coredns: pin('COREDNS_VERSION'),
+    runc: pin('RUNC_VERSION'),
+    flannel: pin('FLANNEL_VERSION'),
+    flannelCniPluginImage: pin('FLANNEL_CNI_PLUGIN_IMAGE'),
+    releaseSha256: Object.fromEntries(
+      Object.entries(pins)
+        .map(([key, value]) => [/^([A-Z_]+)_SHA256_([A-Z0-9]+)$/.exec(key), value] as const)
+        .filter((entry): entry is [RegExpExecArray, string] => entry[0] !== null)
+        .map(([match, value]) => [`${(match[1] ?? '').toLowerCase().replace(/_/g, '-')}/${(match[2] ?? '').toLowerCase()}`, value]),
+    ),
   };
 }
 
@@ -49,3 +64,6 @@ export function etcdImageTag(etcdVersion: string): string {
 
 /** Where images of an air-gapped lab are named: nothing by that name can be pulled, so nothing is. */
 export const offlineImageRepository = 'tracelab.local/k8s';
+
+/** Where kubeadm pulls its images from online. */
+export const onlineImageRepository = 'registry.k8s.io';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
 import { registerBootstrapCommands } from '../bootstrap/command.ts';
+import { registerNodeCommands } from '../bootstrap/node-command.ts';
 import { registerLayerCommands } from '../core/kube/commands.ts';
 import { registerDemoCommands } from '../demo/command.ts';
 import { registerMonitoringCommands } from '../monitoring/command.ts';
@@ -25,5 +26,8 @@ const registrations: ((program: Command, globals: GlobalsOf) => void)[] = [
   },
   (program, globals) => {
     registerBootstrapCommands(program, globals, layers); // bootstrap, artifacts build
+  },
+  (program, globals) => {
+    registerNodeCommands(program, globals); // node drain, node uncordon
   },
 ];

@@ -7,6 +7,7 @@ import { $ } from 'zx';
 import { UserError } from '../../core/errors.ts';
 import type { Output } from '../../core/output.ts';
 import { etcdImageTag, offlineImageRepository, readVersions, versionsFile } from '../versions.ts';
+import { flannelImageSpecs } from './flannel-image.ts';
 import { imageComponent, kubeadmImageSpecs, monitoringImageSpecs } from './kubeadm-images.ts';
 import { ociImageArchive } from './oci-image.ts';
 
@@ -51,10 +52,11 @@ function binaryCopies(sources: ArtifactsSources): Record<string, string> {
     'cni/host-local': bin('cni/host-local'),
     'cni/loopback': bin('cni/loopback'),
     'cni/portmap': bin('cni/portmap'),
+    'cni/flannel': bin('cni/flannel'),
   };
 }
 
-const imageBinaries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'coredns', 'pause', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server'];
+const imageBinaries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'coredns', 'pause', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server', 'flanneld', 'flannel-install-conf'];
 
 async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
@@ -123,7 +125,7 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
     corednsImageTag: versions.coredns,
   };
   const images: { reference: string; file: string; manifestDigest: string }[] = [];
-  await output.step('Assemble the kubeadm and monitoring images (OCI archives)', async () => {
+  await output.step('Assemble the kubeadm, flannel and monitoring images (OCI archives)', async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'tracelab-artifacts-'));
     try {
       const clusterConfig = join(scratch, 'cluster.yaml');
@@ -140,7 +142,7 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
       );
       const listed = await $({ quiet: true })`${join(out, 'bin/kubeadm')} config images list --config ${clusterConfig}`;
       const references = listed.stdout.trim().split('\n').filter((line) => line !== '');
-      for (const spec of [...(await kubeadmImageSpecs(references, sources.binDir)), ...(await monitoringImageSpecs(sources.binDir))]) {
+      for (const spec of [...(await kubeadmImageSpecs(references, sources.binDir)), ...(await flannelImageSpecs(sources.binDir)), ...(await monitoringImageSpecs(sources.binDir))]) {
         const { archive, manifestDigest } = await ociImageArchive(spec);
         const file = `images/${imageComponent(spec.name)}.tar`;
         await mkdir(join(out, 'images'), { recursive: true });

@@ -20,6 +20,13 @@ function config(ctx: BootstrapContext): string {
 /** kubeadm v1.37's pause image tag (`kubeadm config images list`). */
 export const pauseTag = '3.10.2';
 
+/** The images to import: an artifacts directory's; online, kubeadm and the kubelet pull theirs. */
+async function imagesToImport(ctx: BootstrapContext): Promise<{ reference: string; file: string }[]> {
+  const source = ctx.lab.source;
+  if (source.kind === 'online') return [];
+  return (await artifactsManifest(source.dir)).images.map((image) => ({ reference: image.reference, file: join(source.dir, image.file) }));
+}
+
 async function importedImages(ctx: BootstrapContext): Promise<Set<string>> {
   const listed = await ctx.host.probe(['ctr', '--namespace', 'k8s.io', 'images', 'list', '--quiet']);
   return new Set(listed.exitCode === 0 ? listed.stdout.split('\n').map((line) => line.trim()) : []);
@@ -32,7 +39,7 @@ export const containerRuntime: BootstrapStep = {
     if ((await ctx.host.read(containerdConfigPath)) !== config(ctx)) return false;
     if (!(await serviceRunning(ctx.host, containerdService, factsOf(ctx).systemd))) return false;
     const imported = await importedImages(ctx);
-    const { images } = await artifactsManifest(ctx.lab.artifactsDir);
+    const images = await imagesToImport(ctx);
     return images.every((image) => imported.has(image.reference));
   },
   async run(ctx) {
@@ -47,9 +54,9 @@ export const containerRuntime: BootstrapStep = {
     await startService(ctx.host, containerdService, systemd);
     if (!ctx.dryRun) await waitFor(ctx, 'containerd to answer', async () => (await ctx.host.probe(['ctr', 'version'])).exitCode === 0);
     const imported = ctx.dryRun ? new Set<string>() : await importedImages(ctx);
-    for (const image of (await artifactsManifest(ctx.lab.artifactsDir)).images) {
+    for (const image of await imagesToImport(ctx)) {
       if (imported.has(image.reference)) continue;
-      await ctx.host.change(['ctr', '--namespace', 'k8s.io', 'images', 'import', join(ctx.lab.artifactsDir, image.file)]);
+      await ctx.host.change(['ctr', '--namespace', 'k8s.io', 'images', 'import', image.file]);
     }
   },
 };

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { UserError } from '../../core/errors.ts';
-import type { BootstrapStep } from './step.ts';
+import { installOnline, onlineInstallDone } from '../install-online.ts';
+import { factsOf, type BootstrapContext, type BootstrapStep } from './step.ts';
 
 /** The files install-binaries put on the host, with their sha256. */
 export const installedRecord = '/var/lib/tracelab/installed.json';
@@ -12,11 +13,20 @@ export const installs: readonly { readonly from: string; readonly to: string }[]
   ...['bridge', 'host-local', 'loopback', 'portmap'].map((name) => ({ from: `cni/${name}`, to: `/opt/cni/bin/${name}` })),
 ];
 
-/** Binaries from the artifacts directory: containerd, runc, crictl, the CNI plugins, kubelet, kubeadm, kubectl. */
+async function installedFiles(ctx: BootstrapContext): Promise<Record<string, string>> {
+  return JSON.parse((await ctx.host.read(installedRecord)) ?? '{}') as Record<string, string>;
+}
+
+/**
+ * containerd, runc, the CNI plugins, kubelet, kubeadm and kubectl (and crictl): from the artifacts
+ * directory, or online from pkgs.k8s.io and release archives pinned by SHA-256.
+ */
 export const installBinaries: BootstrapStep = {
   title: 'Install containerd, runc, CNI plugins, kubelet, kubeadm and kubectl',
   async isDone(ctx) {
-    const manifest = await artifactsManifest(ctx.lab.artifactsDir);
+    const source = ctx.lab.source;
+    if (source.kind === 'online') return onlineInstallDone(ctx.host, factsOf(ctx), ctx.lab.kubernetesVersion, await installedFiles(ctx));
+    const manifest = await artifactsManifest(source.dir);
     // One probe for every file: a missing one makes sha256sum exit non-zero.
     const live = await ctx.host.probe(['sha256sum', ...installs.map(({ to }) => to)]);
     if (live.exitCode !== 0) return false;
@@ -24,10 +34,16 @@ export const installBinaries: BootstrapStep = {
     return installs.every(({ from, to }) => digests.get(to) === manifest.files[from]);
   },
   async run(ctx) {
-    const manifest = await artifactsManifest(ctx.lab.artifactsDir);
-    for (const { from, to } of installs) await ctx.host.change(['install', '-D', '-m', '0755', join(ctx.lab.artifactsDir, from), to]);
+    const source = ctx.lab.source;
+    let installed: Record<string, string>;
+    if (source.kind === 'online') {
+      installed = await installOnline(ctx.host, factsOf(ctx), ctx.lab.kubernetesVersion, ctx.dryRun);
+    } else {
+      const manifest = await artifactsManifest(source.dir);
+      for (const { from, to } of installs) await ctx.host.change(['install', '-D', '-m', '0755', join(source.dir, from), to]);
+      installed = Object.fromEntries(installs.map(({ from, to }) => [to, manifest.files[from] ?? '']));
+    }
     // What reset may remove: only these paths, and only while they still hold what was installed.
-    const installed = Object.fromEntries(installs.map(({ from, to }) => [to, manifest.files[from] ?? '']));
     await ctx.host.write(installedRecord, `${JSON.stringify(installed, null, 2)}\n`, 0o600);
   },
 };

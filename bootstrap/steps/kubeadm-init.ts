@@ -1,20 +1,23 @@
 import { kubeadmConfigYaml, renderKubeadmInitConfig, containerdSocket } from '../kubeadm-config.ts';
 import { UserError } from '../../core/errors.ts';
 import { startService, stopServiceCommand, type ServiceSpec } from '../services.ts';
-import { factsOf, nodeOf, type BootstrapContext, type BootstrapStep } from './step.ts';
+import { factsOf, nodeOf, type BootstrapContext, type BootstrapStep, type InstallSource } from './step.ts';
 
 export const kubeadmConfigFile = '/etc/tracelab/kubeadm.yaml';
 
 /**
  * The kubelet as kubeadm's systemd drop-in runs it: it waits (restarting every 2 s) until
- * `kubeadm init` has written its config and flags, then serves.
+ * `kubeadm init` has written its config and flags, then serves. The packages put it in /usr/bin,
+ * the artifacts in /usr/local/bin.
  */
-export const kubeletService: ServiceSpec = {
-  name: 'kubelet',
-  description: 'kubelet: the Kubernetes node agent (tracelab)',
-  command:
-    '[ -f /var/lib/kubelet/config.yaml ] && { [ -f /var/lib/kubelet/kubeadm-flags.env ] && . /var/lib/kubelet/kubeadm-flags.env; exec /usr/local/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml $KUBELET_KUBEADM_ARGS; }',
-};
+export function kubeletService(source: InstallSource): ServiceSpec {
+  const binary = source.kind === 'online' ? '/usr/bin/kubelet' : '/usr/local/bin/kubelet';
+  return {
+    name: 'kubelet',
+    description: 'kubelet: the Kubernetes node agent (tracelab)',
+    command: `[ -f /var/lib/kubelet/config.yaml ] && { [ -f /var/lib/kubelet/kubeadm-flags.env ] && . /var/lib/kubelet/kubeadm-flags.env; exec ${binary} --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml $KUBELET_KUBEADM_ARGS; }`,
+  };
+}
 
 export function kubeadmConfig(ctx: BootstrapContext): string {
   const facts = factsOf(ctx);
@@ -59,12 +62,12 @@ export const kubeadmInit: BootstrapStep = {
       }
       // Our own init, stopped half-way (killed, timed out): stop its kubelet and start over.
       ctx.output.warn(`${ctx.host.name}: an earlier kubeadm init did not finish: resetting it and running it again`);
-      await ctx.host.change(stopServiceCommand(kubeletService.name));
+      await ctx.host.change(stopServiceCommand(kubeletService(ctx.lab.source).name));
       await ctx.host.change(['kubeadm', 'reset', '--force', '--cri-socket', containerdSocket]);
     }
     await ctx.host.write(kubeadmConfigFile, kubeadmConfig(ctx));
     if (ctx.lab.kubeletCgroupRoot !== undefined) await ctx.host.change(['sh', '-c', createCgroupScript, 'create-cgroup', ctx.lab.kubeletCgroupRoot]);
-    await startService(ctx.host, kubeletService, factsOf(ctx).systemd);
+    await startService(ctx.host, kubeletService(ctx.lab.source), factsOf(ctx).systemd);
     await ctx.host.change(['kubeadm', 'init', '--config', kubeadmConfigFile, '--skip-token-print']);
   },
 };

@@ -1,9 +1,10 @@
-import { UserError } from '../../core/errors.ts';
+import { exitCodes, UserError } from '../../core/errors.ts';
+import { archOf, onlineEndpoints, packageFamily } from '../artifacts/online.ts';
 import { gatherHostFacts } from '../host-facts.ts';
 import { contains, networkOfAddress, overlaps, parseCidr } from '../options.ts';
 import { failures, judgeHost, standaloneRequirements } from '../preflight.ts';
 import type { HostFacts } from '../host-facts.ts';
-import type { BootstrapStep, ResolvedNode } from './step.ts';
+import type { BootstrapContext, BootstrapStep, ResolvedNode } from './step.ts';
 
 /**
  * The node's name and address: given, or the host's own name and its only global address. With
@@ -45,5 +46,33 @@ export const preflight: BootstrapStep = {
     if (failed.length > 0) {
       throw new UserError(`${ctx.host.name} is not ready for Kubernetes: ${failed.map((f) => `${f.check}: ${f.message}`).join('; ')}`);
     }
+    if (ctx.lab.source.kind === 'online') await checkOnlineSources(ctx, facts);
   },
 };
+
+/**
+ * The online install needs a package family and architecture it has pins for, and the package
+ * repository, the release downloads and the image registry within reach — checked before the host
+ * changes. A dry run only warns, and goes on to print the commands.
+ */
+async function checkOnlineSources(ctx: BootstrapContext, facts: HostFacts): Promise<void> {
+  const family = packageFamily(facts.os);
+  archOf(facts.machine);
+  const airGapped = 'or install air-gapped: `tracelab artifacts build --out DIR` on a machine with access, then `tracelab bootstrap --artifacts DIR`';
+  if ((await ctx.host.probe(['sh', '-c', 'command -v curl'])).exitCode !== 0) {
+    throw new UserError(`${ctx.host.name} has no curl, which the online install downloads with — install it (${family === 'deb' ? 'apt-get install curl' : 'dnf install curl'}), ${airGapped}`);
+  }
+  const unreachable: string[] = [];
+  for (const url of onlineEndpoints(ctx.lab.kubernetesVersion, family)) {
+    // Any HTTP answer will do (the registry answers 401); 000 means no connection.
+    const answer = await ctx.host.probe(['curl', '--head', '--silent', '--show-error', '--max-time', '10', '--output', '/dev/null', '--write-out', '%{http_code}', url]);
+    if (answer.stdout.trim() === '000' || answer.stdout.trim() === '') unreachable.push(`${new URL(url).host} (${answer.stderr.trim().replace(/^curl: \(\d+\) /, '') || 'no answer'})`);
+  }
+  if (unreachable.length === 0) return;
+  const message = `${ctx.host.name} cannot reach ${unreachable.join(', ')}, which the online install needs — give it internet access (or a proxy: https_proxy), ${airGapped}`;
+  if (ctx.dryRun) {
+    ctx.output.warn(`${message} (a real run would stop here)`);
+    return;
+  }
+  throw new UserError(message, { exitCode: exitCodes.unreachable });
+}

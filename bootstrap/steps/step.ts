@@ -11,11 +11,12 @@ export interface StandaloneLab {
   readonly podSubnet: string;
   readonly serviceSubnet: string;
   readonly kubernetesVersion: string;
-  /** The artifacts directory of an air-gapped install (`tracelab artifacts build`). */
-  readonly artifactsDir: string;
+  readonly source: InstallSource;
+  /** `registry.k8s.io` online; the artifacts' own name air-gapped, where nothing is pulled. */
   readonly imageRepository: string;
-  readonly etcdImageTag: string;
-  readonly corednsImageTag: string;
+  /** Air-gapped: the tags the artifacts carry; online: kubeadm's own defaults. */
+  readonly etcdImageTag: string | undefined;
+  readonly corednsImageTag: string | undefined;
   /** For several nodes on one machine: each kubelet's pods under their own cgroup. */
   readonly kubeletCgroupRoot: string | undefined;
   readonly nodeLabels: Readonly<Record<string, string>>;
@@ -24,6 +25,12 @@ export interface StandaloneLab {
   readonly contextName: string;
   readonly timeoutMs: number;
 }
+
+/**
+ * Where binaries and images come from: an artifacts directory (`tracelab artifacts build`, for
+ * air-gapped labs), or online: pkgs.k8s.io packages and release archives pinned by SHA-256.
+ */
+export type InstallSource = { readonly kind: 'artifacts'; readonly dir: string } | { readonly kind: 'online' };
 
 /** The node as preflight resolved it. */
 export interface ResolvedNode {

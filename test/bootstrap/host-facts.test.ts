@@ -36,6 +36,8 @@ no
 yes
 ==kernel==
 6.8.0-45-generic
+==machine==
+aarch64
 ==hostname==
 lab1
 ==addresses==
@@ -59,6 +61,7 @@ describe('parseHostFacts()', () => {
     assert.equal(facts.canLowerOomScoreAdj, false);
     assert.equal(facts.systemd, true);
     assert.equal(facts.kernelRelease, '6.8.0-45-generic');
+    assert.equal(facts.machine, 'aarch64');
     assert.equal(facts.hostname, 'lab1');
     assert.deepEqual(facts.addresses, ['10.0.2.15/24', '192.168.56.10/24']);
   });

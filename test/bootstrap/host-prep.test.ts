@@ -20,6 +20,7 @@ const facts = (change: Partial<HostFacts>): HostFacts => ({
   canLowerOomScoreAdj: true,
   systemd: true,
   kernelRelease: '6.1.0',
+  machine: 'x86_64',
   hostname: 'lab1',
   addresses: ['10.251.0.10/24'],
   ...change,

@@ -13,10 +13,18 @@ describe('parseBootstrapOptions()', () => {
     assert.equal(lab.etcdImageTag, '3.6.16-0');
     assert.deepEqual(lab.nodeLabels, { 'tracelab.dev/profile': 'worker' });
     assert.equal(lab.timeoutMs, 600_000);
+    assert.deepEqual(lab.source, { kind: 'artifacts', dir: '/srv/artifacts' });
+  });
+
+  it('without --artifacts installs online: registry.k8s.io with kubeadm’s own etcd and CoreDNS tags', () => {
+    const lab = parseBootstrapOptions({ ...flags, artifacts: undefined }, '/home/me/.kube/config');
+    assert.deepEqual(lab.source, { kind: 'online' });
+    assert.equal(lab.imageRepository, 'registry.k8s.io');
+    assert.equal(lab.etcdImageTag, undefined);
+    assert.equal(lab.corednsImageTag, undefined);
   });
 
   const bad: [string, Partial<BootstrapFlags>, RegExp, number][] = [
-    ['no artifacts (the online install is not built)', { artifacts: undefined }, /the online install .* is not built yet: pass --artifacts DIR/, 3],
     ['a pod subnet that is not a CIDR', { podSubnet: '10.244.0.0' }, /^--pod-subnet '10\.244\.0\.0' is not an IPv4 CIDR/, 2],
     ['host bits in a CIDR', { serviceSubnet: '10.96.0.1/12' }, /has host bits set — did you mean 10\.96\.0\.0\/12\?/, 2],
     ['pod and Service subnets that overlap', { podSubnet: '10.96.0.0/16' }, /^--pod-subnet 10\.96\.0\.0\/16 overlaps --service-subnet 10\.96\.0\.0\/12/, 2],

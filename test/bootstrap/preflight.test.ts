@@ -16,6 +16,7 @@ const healthy: HostFacts = {
   canLowerOomScoreAdj: true,
   systemd: true,
   kernelRelease: '6.1.0-30-amd64',
+  machine: 'x86_64',
   hostname: 'lab1',
   addresses: ['10.251.0.10/24'],
 };

@@ -17,7 +17,7 @@ const lab: StandaloneLab = {
   podSubnet: '10.244.0.0/16',
   serviceSubnet: '10.96.0.0/12',
   kubernetesVersion: 'v1.37.2',
-  artifactsDir: '/nonexistent/artifacts',
+  source: { kind: 'artifacts', dir: '/nonexistent/artifacts' },
   imageRepository: 'tracelab.local/k8s',
   etcdImageTag: '3.6.16-0',
   corednsImageTag: 'v1.14.6',

@@ -81,7 +81,7 @@ describe('tracelab bootstrap on a real node', () => {
     if (!ready(t)) return;
     const first = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(first.status, 0, first.stderr);
-    assert.match(first.stderr, /wrote 23 files in .* \(Kubernetes v1\.37\.2, 11 images\)/);
+    assert.match(first.stderr, /wrote 25 files in .* \(Kubernetes v1\.37\.2, 12 images\)/);
     const manifest = JSON.parse(readFileSync(join(artifacts, 'manifest.json'), 'utf8')) as { images: { reference: string }[] };
     assert.deepEqual(manifest.images.map((i) => i.reference).sort(), [
       'cr.jaegertracing.io/jaegertracing/jaeger:2.13.0',
@@ -90,6 +90,7 @@ describe('tracelab bootstrap on a real node', () => {
       'registry.k8s.io/metrics-server/metrics-server:v0.8.0',
       'tracelab.local/k8s/coredns:v1.14.6',
       'tracelab.local/k8s/etcd:3.6.16-0',
+      'tracelab.local/k8s/flannel:v0.28.10',
       'tracelab.local/k8s/kube-apiserver:v1.37.2',
       'tracelab.local/k8s/kube-controller-manager:v1.37.2',
       'tracelab.local/k8s/kube-proxy:v1.37.2',
@@ -99,7 +100,7 @@ describe('tracelab bootstrap on a real node', () => {
     const mtime = statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs;
     const again = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stderr, /are up to date \(23 files\)/);
+    assert.match(again.stderr, /are up to date \(25 files\)/);
     assert.equal(statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs, mtime, 'nothing rewritten');
   });
 
@@ -119,6 +120,23 @@ describe('tracelab bootstrap on a real node', () => {
     assert.match(run.stderr, /^ {2}lab1\$ install -D -m 0755 \S+\/bin\/kubelet \/usr\/local\/bin\/kubelet$/m);
     assert.match(run.stderr, /^ {2}lab1\$ kubeadm init --config \/etc\/tracelab\/kubeadm\.yaml --skip-token-print$/m);
     assert.match(run.stderr, /^ {2}would label node lab1: tracelab\.dev\/profile=standalone$/m);
+    assert.equal((await (node as TestNode).executor.run(['sh', '-c', snapshotScript])).stdout, pristine);
+    assert.equal(existsSync(kubeconfig), false, 'no kubeconfig written');
+  });
+
+  it('online (no --artifacts) on a host with no way out: the dry run prints the pinned packages and downloads; the real run stops at preflight, exit 4, nothing changed', async (t) => {
+    if (!ready(t)) return;
+    const onlineArgs = bootstrapArgs().filter((arg, i, all) => arg !== '--artifacts' && all[i - 1] !== '--artifacts');
+    const dry = await tracelab('--dry-run', ...onlineArgs);
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stderr, /lab1 cannot reach pkgs\.k8s\.io \(.+\), github\.com \(.+\), registry\.k8s\.io \(.+\), which the online install needs .* \(a real run would stop here\)/);
+    assert.match(dry.stderr, /^ {2}lab1\$ apt-get install --yes --quiet --allow-change-held-packages 'kubelet=1\.37\.2-\*' 'kubeadm=1\.37\.2-\*' 'kubectl=1\.37\.2-\*'$/m);
+    assert.match(dry.stderr, /^ {2}lab1\$ apt-mark hold kubelet kubeadm kubectl$/m);
+    assert.match(dry.stderr, /^ {2}lab1\$ sh -c .* fetch-verified https:\/\/github\.com\/containerd\/containerd\/releases\/download\/v[\d.]+\/containerd-[\d.]+-linux-amd64\.tar\.gz [0-9a-f]{64} \/var\/lib\/tracelab\/downloads\/containerd-[\d.]+-linux-amd64\.tar\.gz$/m);
+    assert.doesNotMatch(dry.stderr, /ctr --namespace k8s\.io images import/, 'online, nothing is imported: kubeadm pulls');
+    const real = await tracelab(...onlineArgs);
+    assert.equal(real.status, 4, real.stderr);
+    assert.match(real.stderr, /lab1 cannot reach pkgs\.k8s\.io .* — give it internet access .*, or install air-gapped: `tracelab artifacts build --out DIR` on a machine with access, then `tracelab bootstrap --artifacts DIR`$/m);
     assert.equal((await (node as TestNode).executor.run(['sh', '-c', snapshotScript])).stdout, pristine);
     assert.equal(existsSync(kubeconfig), false, 'no kubeconfig written');
   });

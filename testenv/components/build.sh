@@ -28,7 +28,7 @@ export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 export CGO_ENABLED=0
 
 # What a real kubeadm node runs (testenv/nodes/, tracelab artifacts build); `build.sh node-all` builds these.
-NODE=(pause cni crictl containerd coredns node)
+NODE=(pause cni crictl containerd coredns node flannel)
 # The monitoring layer's programs that are not test components already (jaeger, prometheus): its images on real nodes.
 MONITORING=(node-exporter metrics-server)
 ALL=(jaeger prometheus etcd kubernetes kwok "${NODE[@]}" "${MONITORING[@]}")
@@ -204,6 +204,31 @@ build_coredns() {
   go_install "$BIN" "" "" "github.com/coredns/coredns@$COREDNS_VERSION"
 }
 
+# flanneld and its install-conf (the DaemonSet's init step), and the `flannel` CNI plugin from
+# containernetworking/plugins (github.com/flannel-io/cni-plugin is not served by the module proxy).
+build_flannel() {
+  local m=github.com/flannel-io/flannel vpc=github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc
+  local src=$SRC/flannel upstream
+  upstream=$(go mod download -json "$m@$FLANNEL_VERSION" | jq -r .Dir) || die "cannot download $m@$FLANNEL_VERSION from the module proxy"
+  rm -rf "$src" && cp -r "$upstream" "$src" && chmod -R u+w "$src"
+  # Built in a copy of the module, with two changes. The tencentcloud VPC SDK version flannel
+  # requires (for its tencentvpc backend) is not served; the one flannel v0.28.4 required is.
+  (cd "$src" && go mod edit "-replace=$vpc=$vpc@v1.3.75")
+  # On amd64 the UDP backend is C code (upstream builds flanneld with cgo there); built without
+  # cgo, flanneld leaves that backend out: main.go loses the backend's import.
+  local udp=$'\t_ "github.com/flannel-io/flannel/pkg/backend/udp"'
+  [[ $(grep -cxF "$udp" "$src/main.go") == 1 ]] || die "$m@$FLANNEL_VERSION main.go no longer imports the UDP backend on one line: review build_flannel"
+  grep -vxF "$udp" "$upstream/main.go" >"$src/main.go"
+  (
+    cd "$src"
+    export GOFLAGS="$GOFLAGS -mod=mod"
+    quiet_go build -trimpath -ldflags="-s -w -X $m/pkg/version.Version=$FLANNEL_VERSION" -o "$BIN/flanneld" .
+    quiet_go build -trimpath -ldflags="-s -w" -o "$BIN/flannel-install-conf" ./cmd/install_conf
+  )
+  go_install "$BIN/cni" "-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$FLANNEL_CNI_PLUGIN_VERSION" "" \
+    "github.com/containernetworking/plugins/plugins/meta/flannel@$FLANNEL_CNI_PLUGIN_VERSION"
+}
+
 
 # The pause program is ours (testenv/components/pause/main.go): its version is its source's hash.
 pause_version() { sha256sum "$here/pause/main.go" | cut -c1-16; }
@@ -251,6 +276,7 @@ component() {
     cni) echo "$CNI_PLUGINS_VERSION bin/cni/bridge bin/cni/host-local bin/cni/loopback bin/cni/portmap" ;;
     crictl) echo "$CRICTL_VERSION bin/crictl" ;;
     coredns) echo "$COREDNS_VERSION bin/coredns" ;;
+    flannel) echo "$FLANNEL_VERSION+cni-$FLANNEL_CNI_PLUGIN_VERSION bin/flanneld bin/flannel-install-conf bin/cni/flannel" ;;
     node-exporter) echo "$NODE_EXPORTER_VERSION bin/node-exporter" ;;
     metrics-server) echo "$METRICS_SERVER_VERSION bin/metrics-server" ;;
     pause) echo "$(pause_version) bin/pause" ;;

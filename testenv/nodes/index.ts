@@ -6,4 +6,5 @@ export { CommandFailed, type CommandResult, type Executor, type RunOptions } fro
 export { PRIVATE_DIRECTORIES } from './mounts.ts';
 export { LAB_ADDRESS_POOL, NODE_INTERFACE } from './network.ts';
 export { corednsImageName, importImage, PAUSE_IMAGE, testImageSpecs, type ImportedImage } from './images.ts';
-export { nodeHarnessUnavailable, requireNodeHarness } from './requirements.ts';
+export { nodeHarnessUnavailable, requireNodeHarness, requireSshd, sshdUnavailable } from './requirements.ts';
+export { generateSshKey, labClientKey, startSshd, type NodeSshd, type SshdOptions } from './sshd.ts';

@@ -43,6 +43,8 @@ export interface Lab {
   readonly subnet: string;
   /** The host's address on the segment. */
   readonly hostAddress: string;
+  /** The lab's directory on the host, removed with it (for files tests make for the lab). */
+  readonly dir: string;
   addNode(name: string): Promise<TestNode>;
   /** Tears one node down (the lab stays). */
   removeNode(name: string): Promise<NodeTeardown>;
@@ -101,6 +103,7 @@ export async function createLab(options: LabOptions): Promise<Lab> {
     bridge: record.bridge,
     subnet: record.subnet,
     hostAddress: record.hostAddress,
+    dir: record.dir,
     addNode: (name) => createNode(record, name, save),
     removeNode: async (name) => {
       const nodeRecord = record.nodes.find((n) => n.name === name);

@@ -33,6 +33,8 @@ export const PRIVATE_DIRECTORIES = [
   '/etc/sysctl.d',
   // pod network namespaces (containerd's CNI setup) stay out of the host's `ip netns`
   '/run/netns',
+  // sshd's privilege separation directory: made for the node, not left on the host
+  '/run/sshd',
 ] as const;
 
 const sh = $({ quiet: true });

@@ -18,7 +18,31 @@ export function nodeHarnessUnavailable(): string | undefined {
  * reason, or fails it under CI=true (CI must run every integration test).
  */
 export function requireNodeHarness(t: TestContext): boolean {
-  const reason = nodeHarnessUnavailable();
+  return skipUnless(t, nodeHarnessUnavailable());
+}
+
+/** Why an sshd cannot run in a test node here (the harness itself included), or undefined. */
+export function sshdUnavailable(): string | undefined {
+  const harness = nodeHarnessUnavailable();
+  if (harness !== undefined) return harness;
+  if (spawnSync(SSHD, ['-V']).error !== undefined) return `${SSHD} is not installed (Debian: openssh-server)`;
+  for (const tool of ['ssh', 'ssh-keygen']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} is not installed (Debian: openssh-client)`;
+  }
+  // sshd drops privileges to this user before authentication
+  if (spawnSync('getent', ['passwd', 'sshd']).status !== 0) return 'the user sshd is missing (Debian: reinstall openssh-server)';
+  return undefined;
+}
+
+/** requireNodeHarness for tests that also need sshd in their nodes. */
+export function requireSshd(t: TestContext): boolean {
+  return skipUnless(t, sshdUnavailable());
+}
+
+/** OpenSSH's server; it re-executes itself, so it must be started by its absolute path. */
+export const SSHD = '/usr/sbin/sshd';
+
+function skipUnless(t: TestContext, reason: string | undefined): boolean {
   if (reason === undefined) return true;
   if (process.env.CI === 'true') throw new Error(reason);
   t.skip(reason);
