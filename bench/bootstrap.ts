@@ -1,8 +1,10 @@
-// npm run bench:bootstrap — on real test nodes (testenv/nodes), in one run: wall time from the
-// artifacts directory to a Ready node with CoreDNS answering, `tracelab bootstrap --artifacts`
-// versus the bare sequence (the same kubeadm and containerd configs, installed and started by a
-// plain shell script, no tracelab), then tracelab's no-change re-run.
-// Writes bench/results/bootstrap-<time>.json with `nodes`, `ratio` (tracelab ÷ bare) and `noChangeRerunMs`.
+// npm run bench:bootstrap [rounds] — on real test nodes (testenv/nodes), in one run: wall time from
+// the artifacts directory to Ready nodes with CoreDNS answering, tracelab versus the bare sequence
+// (the same kubeadm and containerd configs, installed and started by a plain shell script, no
+// tracelab), then tracelab's no-change re-run: a three-node lab over SSH (bench/bootstrap-lab.ts)
+// and a standalone node.
+// Writes bench/results/bootstrap-<time>.json: top level the three-node lab's `nodes` (3), `ratio`
+// (tracelab ÷ bare) and `noChangeRerunMs`; the standalone figures under `standalone`.
 // Targets: ratio ≤ 1.15, no-change re-run ≤ 10 s.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { buildArtifacts } from '../bootstrap/artifacts/build.ts';
 import { cacheBin } from '../bootstrap/artifacts/sources.ts';
 import { createOutput } from '../core/output.ts';
 import { createLab } from '../testenv/nodes/lab.ts';
+import { benchLabRound, type LabSamples } from './bootstrap-lab.ts';
 import type { TestNode } from '../testenv/nodes/node.ts';
 
 const cli = fileURLToPath(new URL('../cli/tracelab.ts', import.meta.url));
@@ -56,7 +59,12 @@ async function main(): Promise<void> {
   await buildArtifacts(artifacts, { binDir: cacheBin(process.env.TRACELAB_CACHE), runc: '/usr/sbin/runc' }, output);
   const lab = await createLab({ purpose: 'bench/bootstrap.ts' });
   const samples = { tracelab: [] as number[], bare: [] as number[], noChangeRerun: [] as number[] };
+  const labSamples: LabSamples = { tracelab: [], bare: [], noChangeRerun: [] };
   try {
+    for (let round = 0; round < rounds; round++) {
+      await benchLabRound(lab, work, artifacts, round, labSamples);
+      process.stderr.write(`three nodes, round ${String(round + 1)}: tracelab ${Math.round(labSamples.tracelab[round] ?? 0)} ms, bare ${Math.round(labSamples.bare[round] ?? 0)} ms, no-change re-run ${Math.round(labSamples.noChangeRerun[round] ?? 0)} ms\n`);
+    }
     for (let round = 0; round < rounds; round++) {
       // A fresh node for each run: both start from the same empty host.
       const ours: TestNode = await lab.addNode(`t${String(round)}`);
@@ -79,29 +87,38 @@ async function main(): Promise<void> {
       await bare.executor.run(['sh', '-c', bareScript(artifacts, join(configs, 'config.toml'), join(configs, 'kubeadm.yaml'), bare.cgroupRoot)]);
       samples.bare.push(performance.now() - started);
       await lab.removeNode(bare.name);
-      process.stderr.write(`round ${String(round + 1)}: tracelab ${Math.round(samples.tracelab[round] ?? 0)} ms, bare ${Math.round(samples.bare[round] ?? 0)} ms, no-change re-run ${Math.round(samples.noChangeRerun[round] ?? 0)} ms\n`);
+      process.stderr.write(`standalone, round ${String(round + 1)}: tracelab ${Math.round(samples.tracelab[round] ?? 0)} ms, bare ${Math.round(samples.bare[round] ?? 0)} ms, no-change re-run ${Math.round(samples.noChangeRerun[round] ?? 0)} ms\n`);
     }
   } finally {
     await lab.destroy();
     rmSync(work, { recursive: true, force: true });
   }
-  const ratio = Number((median(samples.tracelab) / median(samples.bare)).toFixed(3));
-  const noChangeRerunMs = Math.round(median(samples.noChangeRerun));
+  const summary = (of: { tracelab: number[]; bare: number[]; noChangeRerun: number[] }) => ({
+    ratio: Number((median(of.tracelab) / median(of.bare)).toFixed(3)),
+    noChangeRerunMs: Math.round(median(of.noChangeRerun)),
+    mediansMs: { tracelab: Math.round(median(of.tracelab)), bare: Math.round(median(of.bare)) },
+    samplesMs: Object.fromEntries(Object.entries(of).map(([key, values]) => [key, values.map(Math.round)])),
+  });
+  const three = summary(labSamples);
+  const standalone = summary(samples);
   const result = {
     benchmark: 'bootstrap',
     date: new Date().toISOString(),
     machine: { cpus: cpus().length },
-    nodes: 1,
-    ratio,
-    noChangeRerunMs,
+    nodes: 3,
+    ratio: three.ratio,
+    noChangeRerunMs: three.noChangeRerunMs,
     targets: { ratio: 1.15, noChangeRerunMs: 10_000 },
-    mediansMs: { tracelab: Math.round(median(samples.tracelab)), bare: Math.round(median(samples.bare)) },
-    samplesMs: Object.fromEntries(Object.entries(samples).map(([key, values]) => [key, values.map(Math.round)])),
+    mediansMs: three.mediansMs,
+    samplesMs: three.samplesMs,
+    standalone: { nodes: 1, ...standalone },
   };
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `bootstrap-${result.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`medians of ${String(rounds)} rounds: tracelab ${String(result.mediansMs.tracelab)} ms, bare ${String(result.mediansMs.bare)} ms, ratio ${String(ratio)} (target ≤ 1.15 ${ratio <= 1.15 ? 'met' : 'NOT met'}); no-change re-run ${String(noChangeRerunMs)} ms (target ≤ 10 s ${noChangeRerunMs <= 10_000 ? 'met' : 'NOT met'})\nwrote ${file}\n`);
+  const line = (what: string, of: typeof three): string =>
+    `${what}, medians of ${String(rounds)} rounds: tracelab ${String(of.mediansMs.tracelab)} ms, bare ${String(of.mediansMs.bare)} ms, ratio ${String(of.ratio)} (target ≤ 1.15 ${of.ratio <= 1.15 ? 'met' : 'NOT met'}); no-change re-run ${String(of.noChangeRerunMs)} ms (target ≤ 10 s ${of.noChangeRerunMs <= 10_000 ? 'met' : 'NOT met'})\n`;
+  process.stdout.write(`${line('three nodes', three)}${line('standalone', standalone)}wrote ${file}\n`);
 }
 
 await main();

@@ -10,6 +10,10 @@ type GlobalsOf = (command: Command) => GlobalOptions;
 interface BootstrapCommandFlags extends BootstrapFlags {
   layers: boolean;
   grafana?: string;
+  nodeProfile?: string;
+  inventory?: string;
+  acceptNewHostKeys: boolean;
+  sshConfig?: string;
 }
 
 /** `tracelab bootstrap` (npm run bootstrap) and `tracelab artifacts build`. */
@@ -17,6 +21,9 @@ export function registerBootstrapCommands(program: Command, globals: GlobalsOf, 
   program
     .command('bootstrap')
     .description('make this host a standalone kubeadm cluster (control plane that runs pods), then install the layers')
+    .option('--inventory <file>', 'a multi-node lab over SSH, described in this file (see bootstrap/inventory.example.yaml)')
+    .option('--accept-new-host-keys', "trust a host's SSH key the first time (a changed key is always refused)", false)
+    .option('--ssh-config <file>', 'the ssh client configuration to use (default: ~/.ssh/config)')
     .option('--artifacts <dir>', 'install from an artifacts directory (air-gapped; made by `tracelab artifacts build`); default: online, from pkgs.k8s.io and pinned release archives')
     .option('--node-name <name>', "the node's name (default: the host name)")
     .option('--node-ip <address>', "the node's address (default: the host's only global IPv4 address)")
@@ -26,23 +33,38 @@ export function registerBootstrapCommands(program: Command, globals: GlobalsOf, 
     .option('--context-name <name>', 'the kubeconfig context (and cluster and user) the lab gets', bootstrapDefaults.contextName)
     .option('--kubelet-cgroup-root <path>', 'put the kubelet’s pods under this cgroup (several nodes on one machine)')
     .option('--no-layers', 'stop once the cluster is ready, without installing the layers')
+    .option('--node-profile <name>', 'run node-exporter only on nodes labelled tracelab.dev/profile=<name> (default: every node)')
     .option('--grafana <bool>', 'install Grafana with the monitoring layer (default: true, false with --artifacts: its image is never in them)')
     .addOption(new Option('--timeout <duration>', 'how long to wait for each part to come up').default(bootstrapDefaults.timeout))
     .action(async (flags: BootstrapCommandFlags, command: Command) => {
       const global = globals(command);
-      const { bootstrapStandalone } = await import('./standalone.ts');
       const userKubeconfig = global.kubeconfig?.split(':')[0] ?? join(homedir(), '.kube', 'config');
-      await bootstrapStandalone(global, flags, userKubeconfig, flags.layers ? layers : [], flags.grafana);
+      const layerFlags = { grafana: flags.grafana, nodeProfile: flags.nodeProfile };
+      if (flags.inventory !== undefined) {
+        const { bootstrapLab } = await import('./multinode.ts');
+        await bootstrapLab(global, { ...flags, inventory: flags.inventory }, command.getOptionValueSource.bind(command), userKubeconfig, flags.layers ? layers : [], layerFlags);
+        return;
+      }
+      const { bootstrapStandalone } = await import('./standalone.ts');
+      await bootstrapStandalone(global, flags, userKubeconfig, flags.layers ? layers : [], layerFlags);
     });
 
   program
     .command('reset')
     .description('put this host back as it was before bootstrap: cluster, services, pod network, installed files, host settings')
     .option('--context-name <name>', 'the kubeconfig context bootstrap added (removed from your kubeconfig)', bootstrapDefaults.contextName)
-    .action(async (flags: { contextName: string }, command: Command) => {
+    .option('--inventory <file>', 'reset every host of a multi-node lab (its context name comes from the inventory)')
+    .option('--accept-new-host-keys', "trust a host's SSH key the first time (a changed key is always refused)", false)
+    .option('--ssh-config <file>', 'the ssh client configuration to use (default: ~/.ssh/config)')
+    .action(async (flags: { contextName: string; inventory?: string; acceptNewHostKeys: boolean; sshConfig?: string }, command: Command) => {
       const global = globals(command);
-      const { resetStandalone } = await import('./standalone.ts');
       const userKubeconfig = global.kubeconfig?.split(':')[0] ?? join(homedir(), '.kube', 'config');
+      if (flags.inventory !== undefined) {
+        const { resetLab } = await import('./multinode.ts');
+        await resetLab(global, { inventory: flags.inventory, acceptNewHostKeys: flags.acceptNewHostKeys, sshConfig: flags.sshConfig }, userKubeconfig);
+        return;
+      }
+      const { resetStandalone } = await import('./standalone.ts');
       await resetStandalone(global, userKubeconfig, flags.contextName);
     });
 

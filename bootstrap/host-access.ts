@@ -11,7 +11,10 @@ export interface HostAccess {
   probe(command: readonly string[]): Promise<CommandResult>;
   read(path: string): Promise<string | undefined>;
   change(command: readonly string[], options?: { input?: string }): Promise<void>;
+  /** A change whose output the caller needs (e.g. a token it creates); a dry run prints it and gets undefined. Its output is never logged. */
+  create(command: readonly string[]): Promise<string | undefined>;
   write(path: string, content: string, mode?: number): Promise<void>;
+  upload(localDir: string, paths: readonly string[], remoteDir: string): Promise<void>;
 }
 
 export function hostAccess(executor: Executor, options: { dryRun: boolean; output: Output }): HostAccess {
@@ -30,12 +33,28 @@ export function hostAccess(executor: Executor, options: { dryRun: boolean; outpu
       options.output.detail(`  ${executor.host}$ ${command.map(shellWord).join(' ')}`);
       await executor.run(command, changeOptions.input === undefined ? {} : { input: changeOptions.input });
     },
+    async create(command) {
+      if (options.dryRun) {
+        say(command.map(shellWord).join(' '));
+        return undefined;
+      }
+      options.output.detail(`  ${executor.host}$ ${command.map(shellWord).join(' ')}`);
+      return (await executor.run(command)).stdout;
+    },
     async write(path, content, mode = 0o644) {
       if (options.dryRun) {
         say(`write ${path} (${content.length} bytes, mode ${mode.toString(8)})`);
         return;
       }
       await executor.writeFile(path, content, mode);
+    },
+    async upload(localDir, paths, remoteDir) {
+      if (options.dryRun) {
+        say(`copy ${paths.length} files from ${localDir} to ${remoteDir}`);
+        return;
+      }
+      options.output.detail(`  ${executor.host}: copying ${paths.length} files from ${localDir} to ${remoteDir}`);
+      await executor.upload(localDir, paths, remoteDir);
     },
   };
 }

@@ -108,7 +108,7 @@ export function parseHostFacts(output: string, localEpochSeconds: number): HostF
   };
 }
 
-export async function gatherHostFacts(executor: Executor): Promise<HostFacts> {
+export async function gatherHostFacts(executor: Pick<Executor, 'run'>): Promise<HostFacts> {
   const result = await executor.run(['sh', '-c', factsScript]);
   return parseHostFacts(result.stdout, Math.round(Date.now() / 1000));
 }

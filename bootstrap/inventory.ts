@@ -26,6 +26,8 @@ export interface LabHost {
   readonly ssh: LabSsh;
   readonly roles: readonly HostRole[];
   readonly labels: Readonly<Record<string, string>>;
+  /** Several nodes on one machine (test labs): this kubelet's pods under their own cgroup. */
+  readonly kubeletCgroupRoot: string | undefined;
 }
 
 /** A multi-node lab as its inventory file describes it, validated and frozen. */
@@ -54,7 +56,7 @@ export interface InventoryOptions {
 }
 
 const topLevelKeys = ['kubernetesVersion', 'podSubnet', 'serviceSubnet', 'cni', 'runtime', 'contextName', 'hosts'];
-const hostKeys = ['name', 'address', 'roles', 'ssh', 'labels'];
+const hostKeys = ['name', 'address', 'roles', 'ssh', 'labels', 'kubeletCgroupRoot'];
 const sshKeys = ['user', 'port', 'identityFile'];
 const runtimeKeys = ['cgroupDriver'];
 
@@ -158,7 +160,12 @@ function parseHost(source: Source, entry: unknown, path: Path, io: { keyFileProb
     if (typeof value !== 'string' || !labelValue.test(value)) source.fail([...labelsPath, key], `${shown(value)} is not a valid label value — use a string of letters, digits, '-', '_' and '.', quoted if it looks like a number or boolean`);
     labels[key] = value;
   }
-  return { name, address, ssh: { user, port, identityFile }, roles, labels };
+  let kubeletCgroupRoot: string | undefined;
+  if (host.kubeletCgroupRoot !== undefined && host.kubeletCgroupRoot !== null) {
+    kubeletCgroupRoot = source.string(host.kubeletCgroupRoot, [...path, 'kubeletCgroupRoot']);
+    if (!/^\/[\w./-]*$/.test(kubeletCgroupRoot)) source.fail([...path, 'kubeletCgroupRoot'], `'${kubeletCgroupRoot}' is not an absolute cgroup path — e.g. /lab1, or leave it out`);
+  }
+  return { name, address, ssh: { user, port, identityFile }, roles, labels, kubeletCgroupRoot };
 }
 
 function parseKubernetesVersion(source: Source, value: unknown, supported: string): string {

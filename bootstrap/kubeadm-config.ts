@@ -79,3 +79,34 @@ export function renderKubeadmInitConfig(input: KubeadmConfigInput): Record<strin
 export function kubeadmConfigYaml(documents: readonly Record<string, unknown>[]): string {
   return kubeadmConfigHeader + documents.map((document) => stringify(document, { lineWidth: 0 })).join('---\n');
 }
+
+/** What `kubeadm join --config` needs for one worker. */
+export interface KubeadmJoinInput {
+  readonly nodeName: string;
+  readonly nodeIP: string;
+  readonly criSocket: string;
+  readonly apiServerEndpoint: string;
+  readonly token: string;
+  /** `sha256:<hex>` of the cluster CA's public key: the worker trusts only that control plane. */
+  readonly caCertHash: string;
+  readonly cgroupV1: boolean;
+  /** Several nodes on one machine: each kubelet's pods under their own cgroup (the cluster's KubeletConfiguration is shared). */
+  readonly kubeletCgroupRoot: string | undefined;
+}
+
+export function renderKubeadmJoinConfig(input: KubeadmJoinInput): Record<string, unknown>[] {
+  return [
+    {
+      apiVersion: 'kubeadm.k8s.io/v1beta4',
+      kind: 'JoinConfiguration',
+      discovery: { bootstrapToken: { apiServerEndpoint: input.apiServerEndpoint, token: input.token, caCertHashes: [input.caCertHash] } },
+      nodeRegistration: {
+        name: input.nodeName,
+        criSocket: input.criSocket,
+        imagePullPolicy: 'IfNotPresent',
+        kubeletExtraArgs: [{ name: 'node-ip', value: input.nodeIP }, ...(input.kubeletCgroupRoot === undefined ? [] : [{ name: 'cgroup-root', value: input.kubeletCgroupRoot }])],
+        ...(input.cgroupV1 ? { ignorePreflightErrors: ['SystemVerification'] } : {}),
+      },
+    },
+  ];
+}

@@ -1,6 +1,6 @@
 import { UserError } from '../core/errors.ts';
 import { parseDuration } from '../core/kube/duration.ts';
-import type { StandaloneLab } from './steps/step.ts';
+import type { NodePlan } from './steps/step.ts';
 import { etcdImageTag, offlineImageRepository, onlineImageRepository, readVersions } from './versions.ts';
 
 /** The flags of `tracelab bootstrap`, as typed. */
@@ -67,8 +67,19 @@ export const dnsName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z
 export const labelKey = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 export const labelValue = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
+/**
+ * Where binaries and images come from, and the image names kubeadm uses for them: online,
+ * registry.k8s.io with kubeadm's own tags; air-gapped, the artifacts' names and tags. `hostDir` is
+ * where a host sees the artifacts (a remote host gets a copy).
+ */
+export function installSettings(artifacts: string | undefined, hostDir: string | undefined): Pick<NodePlan, 'source' | 'imageRepository' | 'etcdImageTag' | 'corednsImageTag'> {
+  if (artifacts === undefined) return { source: { kind: 'online' }, imageRepository: onlineImageRepository, etcdImageTag: undefined, corednsImageTag: undefined };
+  const versions = readVersions();
+  return { source: { kind: 'artifacts', dir: artifacts, hostDir: hostDir ?? artifacts }, imageRepository: offlineImageRepository, etcdImageTag: etcdImageTag(versions.etcd), corednsImageTag: versions.coredns };
+}
+
 /** Validates every flag before anything runs on the host; each failure one line with the fix. */
-export function parseBootstrapOptions(flags: BootstrapFlags, userKubeconfig: string): StandaloneLab {
+export function parseBootstrapOptions(flags: BootstrapFlags, userKubeconfig: string): NodePlan {
   const pods = parseCidr(flags.podSubnet, '--pod-subnet');
   const services = parseCidr(flags.serviceSubnet, '--service-subnet');
   if (overlaps(pods, services)) throw new UserError(`--pod-subnet ${pods.text} overlaps --service-subnet ${services.text} — pick ranges that do not overlap, e.g. 10.244.0.0/16 and 10.96.0.0/12`);
@@ -84,14 +95,16 @@ export function parseBootstrapOptions(flags: BootstrapFlags, userKubeconfig: str
   if (flags.kubeletCgroupRoot !== undefined && !/^\/[\w./-]*$/.test(flags.kubeletCgroupRoot)) throw new UserError(`--kubelet-cgroup-root '${flags.kubeletCgroupRoot}' is not an absolute cgroup path, e.g. /lab1`);
   const versions = readVersions();
   return {
+    role: 'standalone',
+    cni: 'bridge',
+    controlPlaneRunsPods: true,
+    controlPlaneAddress: flags.nodeIp,
     nodeName: flags.nodeName,
     nodeIP: flags.nodeIp,
     podSubnet: pods.text,
     serviceSubnet: services.text,
     kubernetesVersion: versions.kubernetes,
-    ...(flags.artifacts === undefined
-      ? { source: { kind: 'online' } as const, imageRepository: onlineImageRepository, etcdImageTag: undefined, corednsImageTag: undefined }
-      : { source: { kind: 'artifacts', dir: flags.artifacts } as const, imageRepository: offlineImageRepository, etcdImageTag: etcdImageTag(versions.etcd), corednsImageTag: versions.coredns }),
+    ...installSettings(flags.artifacts, flags.artifacts),
     kubeletCgroupRoot: flags.kubeletCgroupRoot,
     nodeLabels,
     userKubeconfig,

@@ -16,6 +16,8 @@ export const controlPlanePorts = [6443, 2379, 2380, 10250, 10257, 10259] as cons
 export const supportedOs: Readonly<Record<string, string>> = { debian: 'Debian', ubuntu: 'Ubuntu', rhel: 'RHEL', rocky: 'Rocky Linux', almalinux: 'AlmaLinux', centos: 'CentOS Stream', fedora: 'Fedora' };
 
 export interface Requirements {
+  /** Ports the node's Kubernetes parts bind: the control plane's and the kubelet's, or the kubelet's alone. */
+  readonly ports: readonly number[];
   readonly minCpus: number;
   readonly minMemoryBytes: number;
   /** Host prep turns swap off and sets ip_forward, loads modules: preflight only notes them then. */
@@ -25,7 +27,10 @@ export interface Requirements {
   readonly maxClockSkewSeconds: number;
 }
 
-export const standaloneRequirements: Requirements = { minCpus: 2, minMemoryBytes: 2 * 2 ** 30, hostPrepWillFix: true, alreadyInitialized: false, maxClockSkewSeconds: 30 };
+export const standaloneRequirements: Requirements = { ports: controlPlanePorts, minCpus: 2, minMemoryBytes: 2 * 2 ** 30, hostPrepWillFix: true, alreadyInitialized: false, maxClockSkewSeconds: 30 };
+
+/** A worker runs only the kubelet (and needs less: kubeadm asks 2 CPUs of control planes only). */
+export const workerRequirements: Requirements = { ...standaloneRequirements, ports: [10250], minCpus: 1, minMemoryBytes: 1 * 2 ** 30 };
 
 const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
@@ -52,11 +57,11 @@ export function judgeHost(facts: HostFacts, requirements: Requirements): Finding
     add('swap', 'ok', 'off');
   }
 
-  const busy = controlPlanePorts.filter((port) => facts.listeningPorts.has(port));
+  const busy = requirements.ports.filter((port) => facts.listeningPorts.has(port));
   if (busy.length > 0 && !requirements.alreadyInitialized) {
     add('ports', 'fail', `port${busy.length > 1 ? 's' : ''} ${busy.join(', ')} already in use — stop what listens there (another cluster? \`tracelab reset\` removes one tracelab made)`);
   } else {
-    add('ports', 'ok', requirements.alreadyInitialized ? 'in use by this lab' : `${controlPlanePorts.join(', ')} free`);
+    add('ports', 'ok', requirements.alreadyInitialized ? 'in use by this lab' : `${requirements.ports.join(', ')} free`);
   }
 
   if (facts.cgroupVersion === 1) {

@@ -4,6 +4,7 @@ import { modulesFile, sysctlFile } from './host-prep.ts';
 import type { HostAccess } from './host-access.ts';
 import { containerdSocket } from './kubeadm-config.ts';
 import { logDir, runDir, stopServiceCommand } from './services.ts';
+import { flannelConflistFile } from './cni/flannel.ts';
 import { cniConfigFile } from './steps/cni.ts';
 import { hostPrepRecord } from './steps/host-prep.ts';
 import { installedRecord } from './steps/install-binaries.ts';
@@ -67,9 +68,10 @@ const actions: readonly ResetAction[] = [
     title: 'Remove the pod network and kube-proxy rules',
     commands: () =>
       Promise.resolve([
-        removePaths(cniConfigFile, '/var/lib/cni'),
-        sh('ip link show cni0 >/dev/null 2>&1 && ip link delete cni0; true'),
-        sh('for t in iptables ip6tables; do command -v $t-save >/dev/null || continue; $t-save | grep -v -e KUBE- -e CNI- | $t-restore; done; true'),
+        // The bridge's or Flannel's: its conflist, the plugin its pods installed, its lease and links.
+        removePaths(cniConfigFile, flannelConflistFile, '/opt/cni/bin/flannel', '/run/flannel', '/var/lib/cni'),
+        sh('for l in cni0 flannel.1; do ip link show $l >/dev/null 2>&1 && ip link delete $l; done; true'),
+        sh('for t in iptables ip6tables; do command -v $t-save >/dev/null || continue; $t-save | grep -v -e KUBE- -e CNI- -e FLANNEL- | $t-restore; done; true'),
       ]),
   },
   {

@@ -12,8 +12,8 @@ export async function runBootstrapSteps(steps: readonly BootstrapStep[], ctx: Bo
   for (const step of steps) {
     const title = `${ctx.host.name}: ${step.title}`;
     try {
-      // Preflight always runs; everything after it first asks whether it is done already.
-      const done = ran.length + skipped.length > 0 && (await step.isDone(ctx));
+      // Preflight's isDone is always false: it runs every time and reads the facts the others use.
+      const done = await step.isDone(ctx);
       if (done) {
         skipped.push(step.title);
         ctx.output.info(` ✓ ${title} (already done)`);

@@ -9,16 +9,12 @@ import { parseBootstrapOptions, type BootstrapFlags } from './options.ts';
 import { removeFromKubeconfig } from './kubeconfig.ts';
 import { resetHost } from './reset.ts';
 import { runBootstrapSteps } from './run.ts';
-import type { BootstrapContext } from './steps/step.ts';
+import type { BootstrapContext, NodePlan } from './steps/step.ts';
 
 /** `tracelab bootstrap` without an inventory: this host, then the layers on it. */
-export async function bootstrapStandalone(globals: GlobalOptions, flags: BootstrapFlags, userKubeconfig: string, layers: readonly Layer<unknown>[], grafana: string | undefined): Promise<void> {
+export async function bootstrapStandalone(globals: GlobalOptions, flags: BootstrapFlags, userKubeconfig: string, layers: readonly Layer<unknown>[], layerFlags: LayerFlags): Promise<void> {
   const lab = parseBootstrapOptions(flags, userKubeconfig);
-  // Grafana's image is never in the artifacts (AGPL: tracelab does not build it); online it is pulled.
-  const airGapped = lab.source.kind === 'artifacts';
-  const monitoringOptions = { grafana: grafana ?? String(!airGapped) };
-  // Validated now, before anything runs on the host.
-  for (const layer of layers) if (layer.name === 'monitoring') layer.parseOptions(monitoringOptions);
+  const monitoringOptions = monitoringOptionsFor(lab.source, layerFlags, layers);
   const ctx: BootstrapContext = {
     host: hostAccess(localExecutor(), { dryRun: globals.dryRun, output: globals.output }),
     lab,
@@ -27,6 +23,7 @@ export async function bootstrapStandalone(globals: GlobalOptions, flags: Bootstr
     facts: undefined,
     node: undefined,
     kube: undefined,
+    join: undefined,
   };
   try {
     await runBootstrapSteps(standaloneSteps, ctx);
@@ -34,14 +31,35 @@ export async function bootstrapStandalone(globals: GlobalOptions, flags: Bootstr
     await ctx.kube?.close();
   }
   if (globals.dryRun) return;
+  await installLayers(globals, lab, layers, monitoringOptions, flags.timeout);
+}
+
+/** What bootstrap passes on to the monitoring layer. */
+export interface LayerFlags {
+  readonly grafana?: string | undefined;
+  readonly nodeProfile?: string | undefined;
+}
+
+/**
+ * The monitoring layer's options, validated before anything runs on a host. Grafana's image is
+ * never in the artifacts (AGPL: tracelab does not build it); online it is pulled.
+ */
+export function monitoringOptionsFor(source: NodePlan['source'], flags: LayerFlags, layers: readonly Layer<unknown>[]): Record<string, string | undefined> {
+  const options = { grafana: flags.grafana ?? String(source.kind !== 'artifacts'), 'node-profile': flags.nodeProfile };
+  for (const layer of layers) if (layer.name === 'monitoring') layer.parseOptions(options);
+  return options;
+}
+
+/** After the cluster: every layer but the demo (`npm run deploy:demo` builds its images first). */
+export async function installLayers(globals: GlobalOptions, lab: Pick<NodePlan, 'userKubeconfig' | 'contextName' | 'source'>, layers: readonly Layer<unknown>[], monitoringOptions: Record<string, string | undefined>, timeout: string): Promise<void> {
   globals.output.info(`lab ready: kubectl --context ${lab.contextName} get nodes (kubeconfig ${lab.userKubeconfig})`);
   const layerGlobals = { ...globals, kubeconfig: lab.userKubeconfig, context: lab.contextName };
   for (const layer of layers) {
-    if (layer.name === 'demo') continue; // deployed by `npm run deploy:demo`, which builds its images
-    if (layer.name === 'monitoring' && grafana === undefined && airGapped) {
-      globals.output.warn('leaving Grafana out: its image is not in the artifacts (AGPL: tracelab never builds it) — import it on the node and run `tracelab deploy monitoring --grafana true`');
+    if (layer.name === 'demo') continue;
+    if (layer.name === 'monitoring' && monitoringOptions.grafana === 'false' && lab.source.kind === 'artifacts') {
+      globals.output.warn('leaving Grafana out: its image is not in the artifacts (AGPL: tracelab never builds it) — import it on the nodes and run `tracelab deploy monitoring --grafana true`');
     }
-    await upLayer(layerGlobals, layer, layer.name === 'monitoring' ? monitoringOptions : {}, { timeout: flags.timeout, wait: true }, layers);
+    await upLayer(layerGlobals, layer, layer.name === 'monitoring' ? monitoringOptions : {}, { timeout, wait: true }, layers);
   }
 }
 
@@ -49,6 +67,11 @@ export async function bootstrapStandalone(globals: GlobalOptions, flags: Bootstr
 export async function resetStandalone(globals: GlobalOptions, userKubeconfig: string, contextName: string): Promise<void> {
   const host = hostAccess(localExecutor(), { dryRun: globals.dryRun, output: globals.output });
   await resetHost(host, { dryRun: globals.dryRun, output: globals.output, confirm: globals.confirm });
+  await removeLabContext(globals, userKubeconfig, contextName);
+}
+
+/** The lab's context, cluster and user out of the user's kubeconfig (a dry run says it would). */
+export async function removeLabContext(globals: GlobalOptions, userKubeconfig: string, contextName: string): Promise<void> {
   let existing: string | undefined;
   try {
     existing = await readFile(userKubeconfig, 'utf8');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
 import { registerBootstrapCommands } from '../bootstrap/command.ts';
 import { registerNodeCommands } from '../bootstrap/node-command.ts';
+import { registerVmCommands } from '../bootstrap/vms-command.ts';
 import { registerLayerCommands } from '../core/kube/commands.ts';
 import { registerDemoCommands } from '../demo/command.ts';
 import { registerMonitoringCommands } from '../monitoring/command.ts';
@@ -30,4 +31,5 @@ const registrations: ((program: Command, globals: GlobalsOf) => void)[] = [
   (program, globals) => {
     registerNodeCommands(program, globals); // node drain, node uncordon
   },
+  registerVmCommands, // vms up, vms destroy
 ];

@@ -31,6 +31,9 @@ const COMPONENT_OF_BINARY = {
   crictl: 'crictl',
   coredns: 'coredns',
   pause: 'pause',
+  flanneld: 'flannel',
+  'flannel-install-conf': 'flannel',
+  'cni/flannel': 'flannel',
   // the monitoring layer's images on real nodes
   'node-exporter': 'node-exporter',
   'metrics-server': 'metrics-server',

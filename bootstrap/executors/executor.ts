@@ -24,7 +24,12 @@ export interface Executor {
   writeFile(path: string, content: string, mode?: number): Promise<void>;
   /** The file's text, or undefined when it does not exist. */
   readFile(path: string): Promise<string | undefined>;
+  /** Copies files (paths relative to localDir, on this machine) into remoteDir on the host, streamed as a tar. */
+  upload(localDir: string, paths: readonly string[], remoteDir: string): Promise<void>;
 }
+
+/** The shell script a host runs to receive upload()'s tar on stdin. */
+export const receiveTarScript = 'mkdir -p -- "$1" && exec tar -C "$1" -xf -';
 
 /** A command that exited non-zero: names the host, the command and the end of its stderr. */
 export class CommandFailed extends Error {
@@ -43,4 +48,35 @@ export class CommandFailed extends Error {
     this.command = command;
     this.result = result;
   }
+}
+
+/**
+ * Streams `tar -C localDir -cf - paths` into a receiving command (its argv), without holding the
+ * archive in memory; resolves with the receiver's result.
+ */
+export async function streamTar(localDir: string, paths: readonly string[], receiver: readonly string[]): Promise<CommandResult> {
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const tar = spawn('tar', ['-C', localDir, '-cf', '-', '--', ...paths], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [program = '', ...args] = receiver;
+    const receive = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let tarError = '';
+    tar.stderr.on('data', (chunk: Buffer) => (tarError += chunk.toString()));
+    receive.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    receive.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    tar.stdout.pipe(receive.stdin);
+    // The receiver may end first (a cut connection): tar then gets EPIPE, which its exit reports.
+    receive.stdin.on('error', () => undefined);
+    tar.on('error', reject);
+    receive.on('error', reject);
+    let tarExit: number | null | undefined;
+    tar.on('close', (code) => (tarExit = code));
+    receive.on('close', (code) => {
+      const exitCode = code ?? 1;
+      if (exitCode === 0 && tarExit !== undefined && tarExit !== 0) resolve({ stdout, stderr: tarError, exitCode: tarExit ?? 1 });
+      else resolve({ stdout, stderr, exitCode });
+    });
+  });
 }

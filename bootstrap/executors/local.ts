@@ -1,8 +1,8 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { $ } from 'zx';
-import { CommandFailed, type CommandResult, type Executor, type RunOptions } from './executor.ts';
+import { CommandFailed, receiveTarScript, streamTar, type CommandResult, type Executor, type RunOptions } from './executor.ts';
 
 /** The machine tracelab runs on: the standalone lab's host. */
 export function localExecutor(host = hostname()): Executor {
@@ -20,6 +20,11 @@ export function localExecutor(host = hostname()): Executor {
       await writeFile(path, content, { mode });
       // writeFile's mode applies only to a new file: an existing one gets it too.
       await chmod(path, mode);
+    },
+    async upload(localDir: string, paths: readonly string[], remoteDir: string): Promise<void> {
+      if (resolve(localDir) === resolve(remoteDir)) return;
+      const copy = await streamTar(localDir, paths, ['sh', '-c', receiveTarScript, 'receive', remoteDir]);
+      if (copy.exitCode !== 0) throw new CommandFailed(host, ['tar', '-C', remoteDir, '-xf', '-'], copy);
     },
     async readFile(path: string): Promise<string | undefined> {
       try {

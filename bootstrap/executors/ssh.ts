@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
 import { shellWord } from '../host-access.ts';
-import { CommandFailed, type CommandResult, type Executor, type RunOptions } from './executor.ts';
+import { CommandFailed, receiveTarScript, streamTar, type CommandResult, type Executor, type RunOptions } from './executor.ts';
 
 export interface SshTarget {
   /** The host's name in progress lines and errors. */
@@ -105,6 +105,8 @@ export function sshExecutor(target: SshTarget, options: SshOptions): SshExecutor
     return { stdout: out.stdout, stderr: out.stderr, exitCode: out.exitCode ?? SSH_ERROR };
   };
 
+  const asRoot = target.user === 'root' ? [] : ['sudo', '--non-interactive', '--'];
+
   const masterRunning = async (): Promise<boolean> => (await ssh(['-O', 'check', target.address])).exitCode === 0;
 
   const run = async (command: readonly string[], runOptions: RunOptions = {}): Promise<CommandResult> => {
@@ -113,7 +115,8 @@ export function sshExecutor(target: SshTarget, options: SshOptions): SshExecutor
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`'${key}' is not a valid environment variable name`);
       return `${key}=${value}`;
     });
-    const argv = env.length === 0 ? command : ['env', ...env, ...command];
+    // A login other than root (vagrant, ubuntu, ec2-user) runs every command through passwordless sudo.
+    const argv = [...asRoot, ...(env.length === 0 ? command : ['env', ...env, ...command])];
     // ssh hands the remote side one string for the user's login shell: every word quoted for it
     const result = await ssh(['-T', target.address, '--', argv.map(shellWord).join(' ')], runOptions.input);
     if (result.exitCode === SSH_ERROR) {
@@ -150,6 +153,18 @@ export function sshExecutor(target: SshTarget, options: SshOptions): SshExecutor
       if (result.exitCode === READ_FILE_MISSING) return undefined;
       if (result.exitCode !== 0) throw new CommandFailed(target.host, ['cat', file], result);
       return result.stdout;
+    },
+    async upload(localDir, paths, remoteDir) {
+      requireAbsolute(remoteDir);
+      mkdirSync(options.controlDir, { recursive: true, mode: 0o700 });
+      const remote = [...asRoot, 'sh', '-c', receiveTarScript, 'receive', remoteDir].map(shellWord).join(' ');
+      const copy = await streamTar(localDir, paths, ['ssh', ...sshOptions, '-T', target.address, '--', remote]);
+      if (copy.exitCode === SSH_ERROR) {
+        const failure = connectionFailure(target, copy.stderr, options);
+        if (failure !== undefined) throw failure;
+        if (!(await masterRunning())) throw new SshConnectionFailed(target, `the connection was cut while copying ${String(paths.length)} files to ${remoteDir}`, 'check that the host is up and reachable, then run again');
+      }
+      if (copy.exitCode !== 0) throw new CommandFailed(target.host, ['tar', '-C', remoteDir, '-xf', '-'], copy);
     },
     masterRunning,
     async close() {

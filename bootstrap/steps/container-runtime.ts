@@ -24,7 +24,7 @@ export const pauseTag = '3.10.2';
 async function imagesToImport(ctx: BootstrapContext): Promise<{ reference: string; file: string }[]> {
   const source = ctx.lab.source;
   if (source.kind === 'online') return [];
-  return (await artifactsManifest(source.dir)).images.map((image) => ({ reference: image.reference, file: join(source.dir, image.file) }));
+  return (await artifactsManifest(source.dir)).images.map((image) => ({ reference: image.reference, file: join(source.hostDir, image.file) }));
 }
 
 async function importedImages(ctx: BootstrapContext): Promise<Set<string>> {

@@ -40,7 +40,7 @@ export const installBinaries: BootstrapStep = {
       installed = await installOnline(ctx.host, factsOf(ctx), ctx.lab.kubernetesVersion, ctx.dryRun);
     } else {
       const manifest = await artifactsManifest(source.dir);
-      for (const { from, to } of installs) await ctx.host.change(['install', '-D', '-m', '0755', join(source.dir, from), to]);
+      for (const { from, to } of installs) await ctx.host.change(['install', '-D', '-m', '0755', join(source.hostDir, from), to]);
       installed = Object.fromEntries(installs.map(({ from, to }) => [to, manifest.files[from] ?? '']));
     }
     // What reset may remove: only these paths, and only while they still hold what was installed.
@@ -55,3 +55,23 @@ export async function artifactsManifest(dir: string): Promise<{ files: Record<st
   if (manifest === undefined) throw new UserError(`${dir} is not an artifacts directory (no manifest.json) — make one with \`tracelab artifacts build --out ${dir}\``);
   return { files: { ...manifest.files }, images: [...manifest.images] };
 }
+
+/** An artifacts directory on this machine, copied to a host that does not see it (a remote one). */
+export const copyArtifacts: BootstrapStep = {
+  title: 'Copy the artifacts to the host',
+  async isDone(ctx) {
+    const source = ctx.lab.source;
+    if (source.kind === 'online') return true;
+    const { readFile } = await import('node:fs/promises');
+    const local = await readFile(join(source.dir, 'manifest.json'), 'utf8');
+    // The manifest is copied last: the host's copy equal to ours means the whole copy is there.
+    return (await ctx.host.read(join(source.hostDir, 'manifest.json'))) === local;
+  },
+  async run(ctx) {
+    const source = ctx.lab.source;
+    if (source.kind === 'online') return;
+    const manifest = await artifactsManifest(source.dir);
+    await ctx.host.upload(source.dir, [...Object.keys(manifest.files), ...manifest.images.map((image) => image.file)], source.hostDir);
+    await ctx.host.upload(source.dir, ['manifest.json'], source.hostDir);
+  },
+};

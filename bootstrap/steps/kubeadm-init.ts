@@ -33,7 +33,7 @@ export function kubeadmConfig(ctx: BootstrapContext): string {
     corednsImageTag: ctx.lab.corednsImageTag,
     cgroupDriver: facts.cgroupVersion === 2 && facts.systemd ? 'systemd' : 'cgroupfs',
     cgroupV1: facts.cgroupVersion === 1,
-    schedulePodsOnControlPlane: true,
+    schedulePodsOnControlPlane: ctx.lab.controlPlaneRunsPods,
     criSocket: containerdSocket,
   });
   if (ctx.lab.kubeletCgroupRoot !== undefined) {
@@ -45,7 +45,7 @@ export function kubeadmConfig(ctx: BootstrapContext): string {
 
 /** `kubeadm init` from the generated config, with the kubelet supervised (a systemd unit, or tracelab's loop). */
 export const kubeadmInit: BootstrapStep = {
-  title: 'kubeadm init (control plane that also runs pods)',
+  title: 'kubeadm init (control plane)',
   async isDone(ctx) {
     return (await ctx.host.read(kubeadmConfigFile)) === kubeadmConfig(ctx) && (await initialized(ctx));
   },

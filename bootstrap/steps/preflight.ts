@@ -2,7 +2,7 @@ import { exitCodes, UserError } from '../../core/errors.ts';
 import { archOf, onlineEndpoints, packageFamily } from '../artifacts/online.ts';
 import { gatherHostFacts } from '../host-facts.ts';
 import { contains, networkOfAddress, overlaps, parseCidr } from '../options.ts';
-import { failures, judgeHost, standaloneRequirements } from '../preflight.ts';
+import { failures, judgeHost, standaloneRequirements, workerRequirements } from '../preflight.ts';
 import type { HostFacts } from '../host-facts.ts';
 import type { BootstrapContext, BootstrapStep, ResolvedNode } from './step.ts';
 
@@ -28,14 +28,14 @@ export const preflight: BootstrapStep = {
   title: 'Preflight checks',
   isDone: () => Promise.resolve(false),
   async run(ctx) {
-    const facts = await gatherHostFacts({ host: ctx.host.name, run: (command) => ctx.host.probe(command), writeFile: () => Promise.reject(new Error('preflight writes nothing')), readFile: (path) => ctx.host.read(path) });
+    const facts = await gatherHostFacts({ run: (command) => ctx.host.probe(command) });
     ctx.facts = facts;
     // The lab's own bridges (cni0 on the pod subnet) are not the host's addresses.
     const podNetworks = [parseCidr(ctx.lab.podSubnet, '--pod-subnet'), parseCidr(ctx.lab.serviceSubnet, '--service-subnet')];
     const hostAddresses = facts.addresses.filter((address) => !podNetworks.some((network) => contains(network, address.split('/')[0] ?? '')));
     ctx.node = resolveNode({ ...facts, addresses: hostAddresses }, ctx.lab.nodeName, ctx.lab.nodeIP);
-    const alreadyInitialized = (await ctx.host.read('/etc/kubernetes/admin.conf')) !== undefined;
-    const findings = judgeHost(facts, { ...standaloneRequirements, alreadyInitialized });
+    const alreadyInitialized = (await ctx.host.read('/etc/kubernetes/kubelet.conf')) !== undefined;
+    const findings = judgeHost(facts, { ...(ctx.lab.role === 'worker' ? workerRequirements : standaloneRequirements), alreadyInitialized });
     for (const finding of findings.filter((f) => f.severity === 'warn')) ctx.output.warn(`${ctx.host.name}: ${finding.check}: ${finding.message}`);
     for (const [flag, subnet] of [['--pod-subnet', ctx.lab.podSubnet], ['--service-subnet', ctx.lab.serviceSubnet]] as const) {
       const cidr = parseCidr(subnet, flag);

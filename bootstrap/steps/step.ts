@@ -3,8 +3,16 @@ import type { Output } from '../../core/output.ts';
 import type { HostFacts } from '../host-facts.ts';
 import type { HostAccess } from '../host-access.ts';
 
-/** What the standalone lab is, decided before any step runs (validated input, no host probing). */
-export interface StandaloneLab {
+/** What one host of the lab becomes, decided before any step runs (validated input, no host probing). */
+export interface NodePlan {
+  /** standalone: a control plane that runs pods; otherwise one node of a multi-node lab. */
+  readonly role: 'standalone' | 'control-plane' | 'worker';
+  /** The pod network: the single-node bridge, or Flannel across nodes. */
+  readonly cni: 'bridge' | 'flannel';
+  /** Whether the control plane runs pods too (no control-plane taint). */
+  readonly controlPlaneRunsPods: boolean;
+  /** The control plane's address (the API at :6443); for standalone, the node's own. */
+  readonly controlPlaneAddress: string | undefined;
   /** Node name and address; undefined: the host's name and its one (or default-route) address. */
   readonly nodeName: string | undefined;
   readonly nodeIP: string | undefined;
@@ -30,7 +38,7 @@ export interface StandaloneLab {
  * Where binaries and images come from: an artifacts directory (`tracelab artifacts build`, for
  * air-gapped labs), or online: pkgs.k8s.io packages and release archives pinned by SHA-256.
  */
-export type InstallSource = { readonly kind: 'artifacts'; readonly dir: string } | { readonly kind: 'online' };
+export type InstallSource = { readonly kind: 'artifacts'; readonly dir: string; readonly hostDir: string } | { readonly kind: 'online' };
 
 /** The node as preflight resolved it. */
 export interface ResolvedNode {
@@ -41,13 +49,15 @@ export interface ResolvedNode {
 /** What every step receives; facts and node are set by preflight, the first step. */
 export interface BootstrapContext {
   readonly host: HostAccess;
-  readonly lab: StandaloneLab;
+  readonly lab: NodePlan;
   readonly output: Output;
   readonly dryRun: boolean;
   facts: HostFacts | undefined;
   node: ResolvedNode | undefined;
   /** A client for the new cluster, once the user's kubeconfig has its context. */
   kube: KubeClient | undefined;
+  /** A worker's way into the cluster: made on the control plane just before the join, kept in memory only. */
+  join: JoinTicket | undefined;
 }
 
 /** One step of the bootstrap, kind-style: a title, whether it is done already, and the work. */
@@ -66,4 +76,11 @@ export function factsOf(ctx: BootstrapContext): HostFacts {
 export function nodeOf(ctx: BootstrapContext): ResolvedNode {
   if (ctx.node === undefined) throw new Error('the node is resolved by the preflight step, which must run first');
   return ctx.node;
+}
+
+/** What `kubeadm join` needs: a short-lived bootstrap token and the cluster CA's public key hash. */
+export interface JoinTicket {
+  readonly apiServerEndpoint: string;
+  readonly token: string;
+  readonly caCertHash: string;
 }

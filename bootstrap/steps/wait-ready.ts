@@ -26,6 +26,7 @@ export const waitReady: BootstrapStep = {
       if (!deadline.aborted) throw err;
       throw new UserError(`node ${name} did not become Ready within the timeout — look at the kubelet's log on ${ctx.host.name} (/var/log/tracelab/kubelet.log, or journalctl -u kubelet)`, { exitCode: exitCodes.timedOut });
     }
-    await waitForReady(kube, [coredns], { timeoutMs: ctx.lab.timeoutMs, output: ctx.output });
+    // Once per lab: the control plane's context waits for CoreDNS, the workers' only for their node.
+    if (ctx.lab.role !== 'worker') await waitForReady(kube, [coredns], { timeoutMs: ctx.lab.timeoutMs, output: ctx.output });
   },
 };

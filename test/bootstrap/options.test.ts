@@ -13,7 +13,7 @@ describe('parseBootstrapOptions()', () => {
     assert.equal(lab.etcdImageTag, '3.6.16-0');
     assert.deepEqual(lab.nodeLabels, { 'tracelab.dev/profile': 'worker' });
     assert.equal(lab.timeoutMs, 600_000);
-    assert.deepEqual(lab.source, { kind: 'artifacts', dir: '/srv/artifacts' });
+    assert.deepEqual(lab.source, { kind: 'artifacts', dir: '/srv/artifacts', hostDir: '/srv/artifacts' });
   });
 
   it('without --artifacts installs online: registry.k8s.io with kubeadm’s own etcd and CoreDNS tags', () => {

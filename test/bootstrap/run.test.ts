@@ -7,17 +7,21 @@ import { localExecutor } from '../../bootstrap/executors/local.ts';
 import { hostAccess } from '../../bootstrap/host-access.ts';
 import { runBootstrapSteps } from '../../bootstrap/run.ts';
 import { modulesFile, sysctlFile } from '../../bootstrap/host-prep.ts';
-import type { BootstrapContext, BootstrapStep, StandaloneLab } from '../../bootstrap/steps/step.ts';
+import type { BootstrapContext, BootstrapStep, NodePlan } from '../../bootstrap/steps/step.ts';
 import { createRecordingOutput } from '../../core/output.ts';
 import { UserError } from '../../core/errors.ts';
 
-const lab: StandaloneLab = {
+const lab: NodePlan = {
   nodeName: 'lab1',
   nodeIP: undefined,
   podSubnet: '10.244.0.0/16',
   serviceSubnet: '10.96.0.0/12',
   kubernetesVersion: 'v1.37.2',
-  source: { kind: 'artifacts', dir: '/nonexistent/artifacts' },
+  role: 'standalone',
+  cni: 'bridge',
+  controlPlaneRunsPods: true,
+  controlPlaneAddress: undefined,
+  source: { kind: 'artifacts', dir: '/nonexistent/artifacts', hostDir: '/nonexistent/artifacts' },
   imageRepository: 'tracelab.local/k8s',
   etcdImageTag: '3.6.16-0',
   corednsImageTag: 'v1.14.6',
@@ -33,7 +37,7 @@ describe('runBootstrapSteps() with --dry-run on this machine', () => {
     const output = createRecordingOutput();
     // This machine may have several addresses (a test lab's bridge among them): name the node's.
     const address = Object.values(networkInterfaces()).flat().find((entry) => entry?.family === 'IPv4' && !entry.internal)?.address;
-    const ctx: BootstrapContext = { host: hostAccess(localExecutor('this-machine'), { dryRun: true, output }), lab: { ...lab, nodeIP: address }, output, dryRun: true, facts: undefined, node: undefined, kube: undefined };
+    const ctx: BootstrapContext = { host: hostAccess(localExecutor('this-machine'), { dryRun: true, output }), lab: { ...lab, nodeIP: address }, output, dryRun: true, facts: undefined, node: undefined, kube: undefined, join: undefined };
     const before = [existsSync(sysctlFile), existsSync(modulesFile)];
     try {
       await runBootstrapSteps(standaloneSteps.slice(0, 2), ctx);
@@ -62,13 +66,13 @@ describe('runBootstrapSteps()', () => {
   });
   const context = (): BootstrapContext => {
     const output = createRecordingOutput();
-    return { host: hostAccess(localExecutor('lab1'), { dryRun: true, output }), lab, output, dryRun: true, facts: undefined, node: undefined, kube: undefined };
+    return { host: hostAccess(localExecutor('lab1'), { dryRun: true, output }), lab, output, dryRun: true, facts: undefined, node: undefined, kube: undefined, join: undefined };
   };
 
   it('skips the steps that are done and runs the rest', async () => {
     const log: string[] = [];
     const ctx = context();
-    const result = await runBootstrapSteps([step('preflight', true, log), step('a', true, log), step('b', false, log)], ctx);
+    const result = await runBootstrapSteps([step('preflight', false, log), step('a', true, log), step('b', false, log)], ctx);
     assert.deepEqual(log, ['preflight', 'b']);
     assert.deepEqual(result, { ran: ['preflight', 'b'], skipped: ['a'] });
   });

@@ -13,11 +13,14 @@ describe('tracelab CLI', () => {
     for (const command of ['bootstrap', 'verify', 'ui', 'loadtest']) assert.match(result.stdout, new RegExp(`\\b${command}\\b`));
   });
 
-  it('says plainly that bootstrap without --artifacts (the online install) is not built yet', () => {
-    const result = run('bootstrap');
-    assert.equal(result.status, 3, result.stderr);
-    assert.match(result.stderr, /the online install \(pkgs\.k8s\.io packages, release archives\) is not built yet: pass --artifacts DIR/);
-    assert.equal(result.stderr.trim().split('\n').length, 1);
+  it('bootstrap --inventory: a missing file, or a single-host flag beside it, is one line and exit 2 before any host is contacted', () => {
+    const missing = run('bootstrap', '--inventory', '/nonexistent/lab.yaml');
+    assert.equal(missing.status, 2, missing.stderr);
+    assert.match(missing.stderr, /\/nonexistent\/lab\.yaml/);
+    assert.equal(missing.stderr.trim().split('\n').length, 1);
+    const mixed = run('bootstrap', '--inventory', '/nonexistent/lab.yaml', '--pod-subnet', '10.0.0.0/16');
+    assert.equal(mixed.status, 2, mixed.stderr);
+    assert.match(mixed.stderr, /--pod-subnet describes a single host: with --inventory, set podSubnet in \/nonexistent\/lab\.yaml instead/);
   });
 
   for (const command of ['ui', 'loadtest', 'verify']) {

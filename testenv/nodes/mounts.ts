@@ -20,6 +20,8 @@ export const PRIVATE_DIRECTORIES = [
   '/opt/cni/bin',
   '/etc/tracelab',
   '/var/lib/tracelab',
+  // Flannel's lease of the node's pod subnet (subnet.env), which its CNI plugin reads
+  '/run/flannel',
   // kubeadm's local etcd keeps its data here
   '/var/lib/etcd',
   // the node's binaries (kubelet, kubeadm, containerd, …) go here, not into the host's

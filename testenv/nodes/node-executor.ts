@@ -1,5 +1,5 @@
 import { $ } from 'zx';
-import { CommandFailed, type CommandResult, type Executor, type RunOptions } from '../../bootstrap/executors/executor.ts';
+import { CommandFailed, receiveTarScript, streamTar, type CommandResult, type Executor, type RunOptions } from '../../bootstrap/executors/executor.ts';
 
 /** A node's commands start from this environment (like a login on a fresh host), plus RunOptions.env. */
 export const NODE_ENVIRONMENT: Readonly<Record<string, string>> = {
@@ -45,6 +45,11 @@ export function nodeExecutor(host: string, holderPid: number): Executor {
       requireAbsolute(host, file);
       const script = 'mkdir -p -- "$(dirname -- "$1")" && cat >"$1.tracelab-tmp" && chmod "$2" "$1.tracelab-tmp" && mv -f -- "$1.tracelab-tmp" "$1"';
       await run(['sh', '-c', script, 'write-file', file, mode.toString(8)], { input: content });
+    },
+    upload: async (localDir, paths, remoteDir) => {
+      requireAbsolute(host, remoteDir);
+      const copy = await streamTar(localDir, paths, [...enterNode(holderPid), ...nodeEnvironment(), 'sh', '-c', receiveTarScript, 'receive', remoteDir]);
+      if (copy.exitCode !== 0) throw new CommandFailed(host, ['tar', '-C', remoteDir, '-xf', '-'], copy);
     },
     readFile: async (file) => {
       requireAbsolute(host, file);

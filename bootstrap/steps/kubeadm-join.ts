@@ -1,0 +1,54 @@
+import { UserError } from '../../core/errors.ts';
+import { containerdSocket, kubeadmConfigYaml, renderKubeadmJoinConfig } from '../kubeadm-config.ts';
+import { startService, stopServiceCommand } from '../services.ts';
+import { createCgroupScript, kubeletService } from './kubeadm-init.ts';
+import { factsOf, nodeOf, type BootstrapStep } from './step.ts';
+
+/** Where the join's config lives while `kubeadm join` runs: it holds the token, so it is 0600 and removed after. */
+export const kubeadmJoinConfigFile = '/etc/tracelab/kubeadm-join.yaml';
+export const kubeletConf = '/etc/kubernetes/kubelet.conf';
+
+/** A worker joins the cluster with the ticket the control plane just made (ctx.join). */
+export const kubeadmJoin: BootstrapStep = {
+  title: 'kubeadm join (worker)',
+  async isDone(ctx) {
+    return (await ctx.host.read(kubeletConf)) !== undefined;
+  },
+  async run(ctx) {
+    const facts = factsOf(ctx);
+    const node = nodeOf(ctx);
+    if (ctx.join === undefined) {
+      if (ctx.dryRun) {
+        ctx.output.info(`  would join ${node.name} with a fresh 15-minute token from the control plane`);
+        return;
+      }
+      throw new Error('no join ticket: the control plane makes one before the workers join');
+    }
+    if ((await ctx.host.read('/etc/kubernetes/admin.conf')) !== undefined || (await ctx.host.read('/etc/kubernetes/manifests/kube-apiserver.yaml')) !== undefined) {
+      throw new UserError(`${ctx.host.name} runs a control plane of its own — a worker must be a clean host: \`tracelab reset\` it, or give it the control-plane role`);
+    }
+    // A join stopped half-way left a kubelet waiting for its config: start over cleanly.
+    await ctx.host.change(stopServiceCommand('kubelet'));
+    await ctx.host.change(['sh', '-c', `[ -d /etc/kubernetes ] && kubeadm reset --force --cri-socket ${containerdSocket}; true`]);
+    if (ctx.lab.kubeletCgroupRoot !== undefined) await ctx.host.change(['sh', '-c', createCgroupScript, 'create-cgroup', ctx.lab.kubeletCgroupRoot]);
+    const config = kubeadmConfigYaml(
+      renderKubeadmJoinConfig({
+        nodeName: node.name,
+        nodeIP: node.ip,
+        criSocket: containerdSocket,
+        apiServerEndpoint: ctx.join.apiServerEndpoint,
+        token: ctx.join.token,
+        caCertHash: ctx.join.caCertHash,
+        cgroupV1: facts.cgroupVersion === 1,
+        kubeletCgroupRoot: ctx.lab.kubeletCgroupRoot,
+      }),
+    );
+    await ctx.host.write(kubeadmJoinConfigFile, config, 0o600);
+    try {
+      await startService(ctx.host, kubeletService(ctx.lab.source), facts.systemd);
+      await ctx.host.change(['kubeadm', 'join', '--config', kubeadmJoinConfigFile]);
+    } finally {
+      await ctx.host.change(['rm', '-f', kubeadmJoinConfigFile]);
+    }
+  },
+};
