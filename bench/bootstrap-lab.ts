@@ -129,7 +129,7 @@ export async function benchLabRound(lab: Lab, work: string, artifacts: string, r
   if (cpNode === undefined) throw new Error('no control plane');
   const kubeadm = swap((await cpNode.executor.readFile('/etc/tracelab/kubeadm.yaml')) ?? '');
   // Flannel's manifest as a person would download it: the same objects, as plain YAML.
-  const flannel = renderFlannel({ podSubnet: '10.244.0.0/16', image: offlineFlannelImage(readVersions().flannel), interface: { canReach: bare.nodes[0]?.address ?? '' } })
+  const flannel = renderFlannel({ podSubnet: '10.244.0.0/16', image: offlineFlannelImage(readVersions().flannel), interface: { nodeAddress: true } })
     .map((object) => stringify(object))
     .join('---\n');
   for (const [i, node] of ours.nodes.entries()) {

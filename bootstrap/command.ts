@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
+import { UserError } from '../core/errors.ts';
 import type { Layer } from '../core/layer.ts';
 import { bootstrapDefaults, type BootstrapFlags } from './options.ts';
 
@@ -60,6 +61,7 @@ export function registerBootstrapCommands(program: Command, globals: GlobalsOf, 
       const global = globals(command);
       const userKubeconfig = global.kubeconfig?.split(':')[0] ?? join(homedir(), '.kube', 'config');
       if (flags.inventory !== undefined) {
+        if (command.getOptionValueSource('contextName') === 'cli') throw new UserError(`--context-name describes a single host: with --inventory, the context is the inventory's contextName`);
         const { resetLab } = await import('./multinode.ts');
         await resetLab(global, { inventory: flags.inventory, acceptNewHostKeys: flags.acceptNewHostKeys, sshConfig: flags.sshConfig }, userKubeconfig);
         return;

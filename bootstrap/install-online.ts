@@ -58,6 +58,9 @@ export async function installOnline(host: HostAccess, facts: HostFacts, kubernet
     if (installed.exitCode !== 0) absentBefore.push(name);
   }
   const packagesAdded = earlier?.packagesAdded ?? absentBefore;
+  const record: OnlineRecord = { family, archives: Object.fromEntries(downloads.map((d) => [d.url, d.sha256])), packagesAdded, repositoryFiles: packages.repositoryFiles };
+  // Written before the first change: a run stopped half-way still tells reset what it added.
+  await host.write(onlineRecord, `${JSON.stringify(record, null, 2)}\n`, 0o600);
 
   for (const file of packages.files) await host.write(file.path, file.content);
   for (const command of packages.commands) await host.change(command);
@@ -73,8 +76,6 @@ export async function installOnline(host: HostAccess, facts: HostFacts, kubernet
     const live = await host.probe(['sha256sum', ...paths]);
     for (const line of live.stdout.trim().split('\n')) installed[line.slice(66).trim()] = line.slice(0, 64);
   }
-  const record: OnlineRecord = { family, archives: Object.fromEntries(downloads.map((d) => [d.url, d.sha256])), packagesAdded, repositoryFiles: packages.repositoryFiles };
-  await host.write(onlineRecord, `${JSON.stringify(record, null, 2)}\n`, 0o600);
   return installed;
 }
 

@@ -38,7 +38,8 @@ export interface Lab {
   readonly podSubnet: string;
   readonly serviceSubnet: string;
   readonly cni: CniName;
-  readonly runtime: { readonly cgroupDriver: CgroupDriver };
+  /** cgroupDriver undefined: detected on each host (systemd on cgroup v2 hosts run by systemd). */
+  readonly runtime: { readonly cgroupDriver: CgroupDriver | undefined };
   readonly contextName: string;
   readonly hosts: readonly LabHost[];
   readonly controlPlane: LabHost;
@@ -92,7 +93,7 @@ export function parseInventory(text: string, file: string, options: InventoryOpt
   const cni = source.oneOf(root.cni ?? 'calico', cniNames, ['cni']);
   const runtimeSection = source.mapping(root.runtime ?? {}, ['runtime']);
   source.rejectUnknownKeys(runtimeSection, runtimeKeys, ['runtime']);
-  const cgroupDriver = source.oneOf(runtimeSection.cgroupDriver ?? 'systemd', cgroupDrivers, ['runtime', 'cgroupDriver']);
+  const cgroupDriver = runtimeSection.cgroupDriver === undefined || runtimeSection.cgroupDriver === null ? undefined : source.oneOf(runtimeSection.cgroupDriver, cgroupDrivers, ['runtime', 'cgroupDriver']);
   const contextName = source.string(root.contextName ?? bootstrapDefaults.contextName, ['contextName']);
   if (!dnsName.test(contextName)) source.fail(['contextName'], `'${contextName}' is not a valid context name — use lowercase letters, digits, '-' and '.'`);
 

@@ -36,6 +36,8 @@ export function renderKubeadmInitConfig(input: KubeadmConfigInput): Record<strin
   const init = {
     apiVersion: 'kubeadm.k8s.io/v1beta4',
     kind: 'InitConfiguration',
+    // kubeadm's own token lives 24 h by default; nothing needs it after init (joins get their own).
+    bootstrapTokens: [{ ttl: '15m0s' }],
     localAPIEndpoint: { advertiseAddress: input.nodeIP, bindPort: 6443 },
     nodeRegistration: {
       name: input.nodeName,

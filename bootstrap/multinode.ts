@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { mkdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { GlobalOptions } from '../core/context.ts';
 import { UserError, errorMessage, exitCodes } from '../core/errors.ts';
@@ -61,6 +62,7 @@ export function planLab(lab: Lab, options: { artifacts: string | undefined; user
       role: single ? 'standalone' : isControlPlane ? 'control-plane' : 'worker',
       cni: lab.cni === 'bridge' ? 'bridge' : 'flannel',
       controlPlaneRunsPods: single || lab.controlPlane.roles.includes('worker'),
+      cgroupDriver: lab.runtime.cgroupDriver,
       controlPlaneAddress: lab.controlPlane.address,
       nodeName: host.name,
       nodeIP: host.address,
@@ -104,12 +106,23 @@ export interface SshFlags {
 
 /** One multiplexed OpenSSH connection to an inventory host. */
 export function labHostExecutor(host: LabHost, flags: SshFlags): SshExecutor {
-  // Short: a unix socket path has about 100 characters.
-  const controlDir = join(tmpdir(), `tracelab-ssh-${String(process.getuid?.() ?? 0)}`);
+  const controlDir = sshControlDir();
   return sshExecutor(
     { host: host.name, address: host.address, user: host.ssh.user, port: host.ssh.port, ...(host.ssh.identityFile === undefined ? {} : { identityFile: host.ssh.identityFile }) },
     { acceptNewHostKeys: flags.acceptNewHostKeys, controlDir, ...(flags.sshConfig === undefined ? {} : { sshConfigFile: flags.sshConfig }) },
   );
+}
+
+/**
+ * Where the multiplexed connections' sockets live: the user's own 0700 directory (a socket another
+ * user could plant would receive every command). Short: a unix socket path has about 100 characters.
+ */
+export function sshControlDir(): string {
+  const dir = join(homedir(), '.cache', 'tracelab', 'ssh');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = statSync(dir);
+  if (stat.uid !== process.getuid?.() || (stat.mode & 0o077) !== 0) throw new UserError(`${dir} must be yours and private (mode 0700) — chmod 700 ${dir}, or remove it`);
+  return dir;
 }
 
 function connect(globals: GlobalOptions, lab: Lab, plans: Map<LabHost, NodePlan> | undefined, flags: SshFlags): Connected {
@@ -147,6 +160,7 @@ async function onEach(contexts: readonly BootstrapContext[], steps: readonly Boo
 async function makeJoinTicket(controlPlane: BootstrapContext, address: string): Promise<JoinTicket | undefined> {
   const token = (await controlPlane.host.create(['kubeadm', 'token', 'create', '--ttl', '15m', '--description', 'tracelab bootstrap: worker join', '--kubeconfig', adminConf]))?.trim();
   if (token === undefined) return undefined;
+  if (!/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(token)) throw new Error(`${controlPlane.host.name}: kubeadm token create printed no token`);
   const ca = await controlPlane.host.read('/etc/kubernetes/pki/ca.crt');
   if (ca === undefined) throw new Error(`${controlPlane.host.name} has no /etc/kubernetes/pki/ca.crt: kubeadm init did not finish`);
   const spki = new X509Certificate(ca).publicKey.export({ type: 'spki', format: 'der' });
@@ -179,10 +193,18 @@ export async function bootstrapLab(globals: GlobalOptions, flags: LabFlags, opti
     const joining = [];
     for (const worker of workers) if (!(await kubeadmJoin.isDone(worker))) joining.push(worker);
     if (joining.length > 0) {
-      const ticket = await makeJoinTicket(controlPlane, lab.controlPlane.address);
+      const ticket = await globals.output.step(`${lab.controlPlane.name}: Create a join token (15 minutes, kept in memory)`, () => makeJoinTicket(controlPlane, lab.controlPlane.address)).catch((err: unknown) => {
+        throw err instanceof UserError ? err : new UserError(`${lab.controlPlane.name}: Create a join token failed: ${errorMessage(err)} — fix the cause and run the same command again: finished steps are skipped`, { cause: err, exitCode: exitCodes.failed });
+      });
       for (const worker of joining) worker.join = ticket;
     }
-    await onEach(workers, labPhases.workers);
+    try {
+      await onEach(workers, labPhases.workers);
+    } finally {
+      // The join token is spent: removed now rather than left valid for 15 minutes (its id is not the secret half).
+      const id = joining[0]?.join?.token.split('.')[0];
+      if (id !== undefined) await controlPlane.host.change(['kubeadm', 'token', 'delete', id, '--kubeconfig', adminConf]);
+    }
     await onEach(all, labPhases.everyNode);
   } finally {
     await connected.close();

@@ -34,9 +34,8 @@ export function registerNodeCommands(program: Command, globals: GlobalsOf): void
     .action(async (name: string, flags: { inventory: string; force: boolean; acceptNewHostKeys: boolean; sshConfig?: string; timeout: string }, command: Command) => {
       const global = globals(command);
       const timeoutMs = parseDuration(flags.timeout, '--timeout');
-      const { withKube } = await import('../core/kube/commands.ts');
       const { removeNode } = await import('./node-remove.ts');
-      await withKube(global, (kube) => removeNode(global, kube, { node: name, inventory: flags.inventory, force: flags.force, acceptNewHostKeys: flags.acceptNewHostKeys, sshConfig: flags.sshConfig, timeoutMs }));
+      await removeNode(global, { node: name, inventory: flags.inventory, force: flags.force, acceptNewHostKeys: flags.acceptNewHostKeys, sshConfig: flags.sshConfig, timeoutMs });
     });
 
   node

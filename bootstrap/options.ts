@@ -98,6 +98,7 @@ export function parseBootstrapOptions(flags: BootstrapFlags, userKubeconfig: str
     role: 'standalone',
     cni: 'bridge',
     controlPlaneRunsPods: true,
+    cgroupDriver: undefined,
     controlPlaneAddress: flags.nodeIp,
     nodeName: flags.nodeName,
     nodeIP: flags.nodeIp,

@@ -10,6 +10,7 @@ import { hostPrepRecord } from './steps/host-prep.ts';
 import { installedRecord } from './steps/install-binaries.ts';
 import { onlineRecord, readOnlineRecord, removeOnlineInstallCommands } from './install-online.ts';
 import { kubeadmConfigFile } from './steps/kubeadm-init.ts';
+import { kubeadmJoinConfigFile, kubeletCgroupRootFile } from './steps/kubeadm-join.ts';
 import { containerdConfigPath } from './containerd-config.ts';
 
 /** A reset action: what it undoes, and the commands (each tolerates finding nothing to undo). */
@@ -57,9 +58,13 @@ const actions: readonly ResetAction[] = [
         sh('for p in $(pgrep -x containerd-shim); do [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] && kill -9 $p; done; true'),
         stopServiceCommand('containerd'),
         removeService('containerd'),
-        sh('for m in $(awk \'{print $5}\' /proc/self/mountinfo | grep -E "^/(run/containerd|var/lib/containerd|var/lib/kubelet)/" | sort -r); do umount -l "$m"; done; true'),
+        // The pods' mounts; when /var/lib/kubelet is itself a bind of another directory, they show under that one too.
+        sh(
+          'src=$(awk \'$5 == "/var/lib/kubelet" {print $4; exit}\' /proc/self/mountinfo); case "$src" in ""|/|/var/lib/kubelet) src=/nonexistent ;; esac; ' +
+            'for m in $(awk -v s="$src/" \'index($5, "/run/containerd/") == 1 || index($5, "/var/lib/containerd/") == 1 || index($5, "/var/lib/kubelet/") == 1 || index($5, s) == 1 {print $5}\' /proc/self/mountinfo | sort -r); do umount -l "$m"; done; true',
+        ),
         // The pods' cgroups (and the --kubelet-cgroup-root bootstrap made), deepest first; they are empty once the pods are gone.
-        sh('root=$(sed -n "s/^cgroupRoot: *//p" "$1" 2>/dev/null); for h in /sys/fs/cgroup/*/; do for d in "$h${root#/}/kubepods" "$h${root#/}/kubepods.slice"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \\; 2>/dev/null; done; [ -n "${root#/}" ] && rmdir "$h${root#/}" 2>/dev/null; done; true', kubeadmConfigFile),
+        sh('root=$(sed -n "s/^cgroupRoot: *//p" "$1" "$2" 2>/dev/null | head -n 1); for h in /sys/fs/cgroup/*/; do for d in "$h${root#/}/kubepods" "$h${root#/}/kubepods.slice"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \\; 2>/dev/null; done; [ -n "${root#/}" ] && rmdir "$h${root#/}" 2>/dev/null; done; true', kubeadmConfigFile, kubeletCgroupRootFile),
         sh('while [ "$(awk \'$5 == "/var/lib/kubelet"\' /proc/self/mountinfo | wc -l)" -gt "$1" ]; do umount -l /var/lib/kubelet || break; done; true', String(before.kubeletMounts ?? 0)),
       ];
     },
@@ -84,7 +89,7 @@ const actions: readonly ResetAction[] = [
       return [
         ...binaries,
         ...(online === undefined ? [] : removeOnlineInstallCommands(online)),
-        removePaths(containerdConfigPath, '/var/lib/containerd', '/run/containerd', '/etc/kubernetes', '/var/lib/kubelet', '/var/lib/etcd', kubeadmConfigFile, logDir),
+        removePaths(containerdConfigPath, '/var/lib/containerd', '/run/containerd', '/etc/kubernetes', '/var/lib/kubelet', '/var/lib/etcd', kubeadmConfigFile, kubeadmJoinConfigFile, kubeletCgroupRootFile, logDir),
         sh('rmdir /etc/tracelab /etc/containerd 2>/dev/null; true'),
       ];
     },

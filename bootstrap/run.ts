@@ -22,7 +22,8 @@ export async function runBootstrapSteps(steps: readonly BootstrapStep[], ctx: Bo
       await ctx.output.step(title, () => step.run(ctx));
       ran.push(step.title);
     } catch (err) {
-      if (err instanceof UserError) throw err;
+      // Every failure names its host and step (a host's own message may already start with its name).
+      if (err instanceof UserError) throw err.message.startsWith(`${ctx.host.name} `) || err.message.startsWith(`${ctx.host.name}:`) ? err : new UserError(`${title}: ${err.message}`, { cause: err, exitCode: err.exitCode });
       throw new UserError(`${title} failed: ${errorMessage(err)} — fix the cause and run the same command again: finished steps are skipped`, { cause: err, exitCode: 1 });
     }
   }

@@ -104,6 +104,9 @@ export function packageRepository(kubernetesVersion: string, family: PackageFami
   return `https://pkgs.k8s.io/core:/stable:/v${minor}/${family}/`;
 }
 
+/** apt-get unattended: no questions, and a wait for the lock a boot-time unattended-upgrades holds. */
+const apt = ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-o', 'DPkg::Lock::Timeout=300', '-o', 'Dpkg::Options::=--force-confold'];
+
 export const kubernetesPackageNames = ['kubelet', 'kubeadm', 'kubectl'] as const;
 
 export const aptKeyring = '/etc/apt/keyrings/tracelab-kubernetes.gpg';
@@ -130,10 +133,11 @@ export function kubernetesPackagePlan(kubernetesVersion: string, family: Package
       names: kubernetesPackageNames,
       files: [{ path: aptSourceFile, content: `deb [signed-by=${aptKeyring}] ${repository} /\n` }],
       commands: [
-        ['apt-get', 'install', '--yes', '--quiet', 'ca-certificates', 'curl', 'gpg'],
+        ['apt-get', 'update', '--quiet'],
+        [...apt, 'install', '--yes', '--quiet', 'ca-certificates', 'curl', 'gpg'],
         ['sh', '-c', 'mkdir -p -m 0755 "$(dirname "$2")" && curl --fail --silent --show-error --location --retry 3 "$1" | gpg --dearmor --yes --output "$2" && chmod 0644 "$2"', 'add-key', `${repository}Release.key`, aptKeyring],
         ['apt-get', 'update', '--quiet'],
-        ['apt-get', 'install', '--yes', '--quiet', '--allow-change-held-packages', ...kubernetesPackageNames.map((name) => `${name}=${version}-*`)],
+        [...apt, 'install', '--yes', '--quiet', '--allow-change-held-packages', ...kubernetesPackageNames.map((name) => `${name}=${version}-*`)],
         ['apt-mark', 'hold', ...kubernetesPackageNames],
       ],
       query: ['dpkg-query', '--show', '--showformat', '${Package} ${Version}\\n', ...kubernetesPackageNames],
@@ -157,7 +161,7 @@ export function kubernetesPackagePlan(kubernetesVersion: string, family: Package
 /** Removes packages (held ones released first). */
 export function removePackagesCommands(family: PackageFamily, packages: readonly string[]): string[][] {
   if (packages.length === 0) return [];
-  if (family === 'deb') return [['apt-mark', 'unhold', ...packages], ['apt-get', 'purge', '--yes', '--quiet', ...packages]];
+  if (family === 'deb') return [['apt-mark', 'unhold', ...packages], [...apt, 'purge', '--yes', '--quiet', ...packages]];
   return [['dnf', 'remove', '--assumeyes', ...packages]];
 }
 

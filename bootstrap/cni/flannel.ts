@@ -27,9 +27,11 @@ export function upstreamFlannelImage(version: string): string {
  * Which interface carries the overlay. flanneld takes the default route's interface otherwise, which
  * on Vagrant boxes is the NAT one (10.0.2.15 on every VM): the nodes then all claim one address.
  * `iface`: an interface name or one of its addresses (`--iface`). `canReach`: the interface the node
- * routes that address through, e.g. the control plane's (`--iface-can-reach`).
+ * routes that address through (`--iface-can-reach`; on the host that has that address it finds `lo`).
+ * `nodeAddress`: the interface holding the node's registered address (kubeadm's node-ip), through the
+ * pod's own IP (a host-network pod has its node's): right on every node, the control plane included.
  */
-export type FlannelInterface = { readonly iface: string } | { readonly canReach: string };
+export type FlannelInterface = { readonly iface: string } | { readonly canReach: string } | { readonly nodeAddress: true };
 
 export interface FlannelResources {
   readonly requests: { readonly cpu: string; readonly memory: string };
@@ -86,6 +88,7 @@ function interfaceArgs(choice: FlannelInterface | undefined): string[] {
     if (!/^\S+$/.test(choice.iface)) throw new UserError(`flannel interface '${choice.iface}' is not an interface name or address — e.g. eth1 or 192.168.56.10`);
     return [`--iface=${choice.iface}`];
   }
+  if ('nodeAddress' in choice) return ['--iface=$(POD_IP)'];
   if (isIP(choice.canReach) === 0) throw new UserError(`flannel --iface-can-reach '${choice.canReach}' is not an IP address — give one the nodes reach over the private network, e.g. the control plane's`);
   return [`--iface-can-reach=${choice.canReach}`];
 }
@@ -200,6 +203,7 @@ export function renderFlannel(options: FlannelOptions): KubernetesObject[] {
       fieldEnv('NODE_NAME', 'spec.nodeName'),
       fieldEnv('POD_NAME', 'metadata.name'),
       fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+      fieldEnv('POD_IP', 'status.podIP'),
       { name: 'EVENT_QUEUE_DEPTH', value: '5000' },
       // Exit rather than run on a node cache that never synced: the pod restarts visibly.
       { name: 'CONT_WHEN_CACHE_NOT_READY', value: 'false' },

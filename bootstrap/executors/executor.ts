@@ -31,6 +31,13 @@ export interface Executor {
 /** The shell script a host runs to receive upload()'s tar on stdin. */
 export const receiveTarScript = 'mkdir -p -- "$1" && exec tar -C "$1" -xf -';
 
+/** A command as an error shows it: an inline script (`sh -c SCRIPT NAME ARGS…`) by its name, so the line stays one line. */
+export function shownCommand(command: readonly string[]): string {
+  const [program, flag, , name, ...args] = command;
+  if (program === 'sh' && flag === '-c' && name !== undefined) return ['sh', '-c', `<${name}>`, ...args].join(' ');
+  return command.join(' ');
+}
+
 /** A command that exited non-zero: names the host, the command and the end of its stderr. */
 export class CommandFailed extends Error {
   readonly host: string;
@@ -42,7 +49,7 @@ export class CommandFailed extends Error {
     const lines = result.stderr.trim().split('\n');
     const errors = lines.filter((line) => /^\s*\[ERROR|^error:/i.test(line));
     const tail = (errors.length > 0 ? errors.slice(0, 3) : lines.slice(-3)).join(' | ');
-    super(`${host}: \`${command.join(' ')}\` exited ${result.exitCode}${tail === '' ? '' : `: ${tail}`}`);
+    super(`${host}: \`${shownCommand(command)}\` exited ${result.exitCode}${tail === '' ? '' : `: ${tail}`}`);
     this.name = 'CommandFailed';
     this.host = host;
     this.command = command;

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { $ } from 'zx';
@@ -17,9 +17,11 @@ export function localExecutor(host = hostname()): Executor {
     },
     async writeFile(path: string, content: string, mode = 0o644): Promise<void> {
       await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, content, { mode });
-      // writeFile's mode applies only to a new file: an existing one gets it too.
-      await chmod(path, mode);
+      // A new file with its mode from the start, then renamed over: a secret is never readable by others, even briefly.
+      const temporary = `${path}.tracelab-tmp.${String(process.pid)}`;
+      await writeFile(temporary, content, { mode, flag: 'w' });
+      await chmod(temporary, mode);
+      await rename(temporary, path);
     },
     async upload(localDir: string, paths: readonly string[], remoteDir: string): Promise<void> {
       if (resolve(localDir) === resolve(remoteDir)) return;

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
 import { shellWord } from '../host-access.ts';
-import { CommandFailed, receiveTarScript, streamTar, type CommandResult, type Executor, type RunOptions } from './executor.ts';
+import { CommandFailed, receiveTarScript, shownCommand, streamTar, type CommandResult, type Executor, type RunOptions } from './executor.ts';
 
 export interface SshTarget {
   /** The host's name in progress lines and errors. */
@@ -105,7 +105,8 @@ export function sshExecutor(target: SshTarget, options: SshOptions): SshExecutor
     return { stdout: out.stdout, stderr: out.stderr, exitCode: out.exitCode ?? SSH_ERROR };
   };
 
-  const asRoot = target.user === 'root' ? [] : ['sudo', '--non-interactive', '--'];
+  // sudo's secure_path (RHEL family) leaves out /usr/local/bin, where containerd and the artifacts' binaries go.
+  const asRoot = target.user === 'root' ? [] : ['sudo', '--non-interactive', '--', 'env', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
 
   const masterRunning = async (): Promise<boolean> => (await ssh(['-O', 'check', target.address])).exitCode === 0;
 
@@ -125,7 +126,7 @@ export function sshExecutor(target: SshTarget, options: SshOptions): SshExecutor
       // a client of the master exits 255 without a word when the master loses the host
       if (!(await masterRunning())) {
         const said = result.stderr.trim().split('\n').at(-1) ?? '';
-        throw new SshConnectionFailed(target, `the connection was cut while \`${command.join(' ')}\` ran${said === '' ? '' : ` (${said})`}`, 'check that the host is up and reachable, then run again');
+        throw new SshConnectionFailed(target, `the connection was cut while \`${shownCommand(command)}\` ran${said === '' ? '' : ` (${said})`}`, 'check that the host is up and reachable, then run again');
       }
     }
     if (result.exitCode !== 0 && runOptions.nothrow !== true) throw new CommandFailed(target.host, command, result);
@@ -143,7 +144,7 @@ export function sshExecutor(target: SshTarget, options: SshOptions): SshExecutor
     async writeFile(file, content, mode = 0o644) {
       requireAbsolute(file);
       // the temporary file sits next to the target so that mv is an atomic rename
-      const script = 'tmp="$1.tracelab-tmp.$$" && mkdir -p -- "$(dirname -- "$1")" && cat >"$tmp" && chmod "$2" "$tmp" && mv -f -- "$tmp" "$1" || { rm -f -- "$tmp"; exit 1; }';
+      const script = 'umask 077 && tmp="$1.tracelab-tmp.$$" && mkdir -p -- "$(dirname -- "$1")" && cat >"$tmp" && chmod "$2" "$tmp" && mv -f -- "$tmp" "$1" || { rm -f -- "$tmp"; exit 1; }';
       await run(['sh', '-c', script, 'write-file', file, mode.toString(8)], { input: content });
     },
     async readFile(file) {

@@ -2,15 +2,14 @@ import { join } from 'node:path';
 import { containerdConfigPath, renderContainerdConfig } from '../containerd-config.ts';
 import { pidFile, serviceRunning, startService, type ServiceSpec } from '../services.ts';
 import { artifactsManifest } from './install-binaries.ts';
-import { factsOf, type BootstrapContext, type BootstrapStep } from './step.ts';
+import { cgroupDriverOf, factsOf, type BootstrapContext, type BootstrapStep } from './step.ts';
 
 export const containerdService: ServiceSpec = { name: 'containerd', description: 'containerd container runtime (tracelab)', command: '/usr/local/bin/containerd' };
 
 function config(ctx: BootstrapContext): string {
   const facts = factsOf(ctx);
   return renderContainerdConfig({
-    // The kubelet and containerd must agree: systemd's driver only on cgroup v2 hosts run by systemd.
-    systemdCgroup: facts.cgroupVersion === 2 && facts.systemd,
+    systemdCgroup: cgroupDriverOf(ctx) === 'systemd',
     restrictOomScoreAdj: !facts.canLowerOomScoreAdj,
     sandboxImage: `${ctx.lab.imageRepository}/pause:${pauseTag}`,
     cniBinDir: '/opt/cni/bin',

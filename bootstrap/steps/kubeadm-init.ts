@@ -1,7 +1,7 @@
 import { kubeadmConfigYaml, renderKubeadmInitConfig, containerdSocket } from '../kubeadm-config.ts';
 import { UserError } from '../../core/errors.ts';
 import { startService, stopServiceCommand, type ServiceSpec } from '../services.ts';
-import { factsOf, nodeOf, type BootstrapContext, type BootstrapStep, type InstallSource } from './step.ts';
+import { cgroupDriverOf, factsOf, nodeOf, type BootstrapContext, type BootstrapStep, type InstallSource } from './step.ts';
 
 export const kubeadmConfigFile = '/etc/tracelab/kubeadm.yaml';
 
@@ -31,7 +31,7 @@ export function kubeadmConfig(ctx: BootstrapContext): string {
     imageRepository: ctx.lab.imageRepository,
     etcdImageTag: ctx.lab.etcdImageTag,
     corednsImageTag: ctx.lab.corednsImageTag,
-    cgroupDriver: facts.cgroupVersion === 2 && facts.systemd ? 'systemd' : 'cgroupfs',
+    cgroupDriver: cgroupDriverOf(ctx),
     cgroupV1: facts.cgroupVersion === 1,
     schedulePodsOnControlPlane: ctx.lab.controlPlaneRunsPods,
     criSocket: containerdSocket,
@@ -47,13 +47,19 @@ export function kubeadmConfig(ctx: BootstrapContext): string {
 export const kubeadmInit: BootstrapStep = {
   title: 'kubeadm init (control plane)',
   async isDone(ctx) {
-    return (await ctx.host.read(kubeadmConfigFile)) === kubeadmConfig(ctx) && (await initialized(ctx));
+    // The record, not a probe of the API: an API slow to answer must never look like an unfinished init.
+    return (await ctx.host.read(kubeadmInitRecord)) === kubeadmConfig(ctx) && (await ctx.host.read(adminConf)) !== undefined;
   },
   async run(ctx) {
     const written = await ctx.host.read(kubeadmConfigFile);
     const adminExists = (await ctx.host.read(adminConf)) !== undefined;
     if (written === undefined && adminExists) {
       throw new UserError(`${ctx.host.name} already runs a Kubernetes cluster tracelab did not make — bootstrap another host, or remove that cluster first (kubeadm reset)`);
+    }
+    const finished = await ctx.host.read(kubeadmInitRecord);
+    if (finished !== undefined && finished !== kubeadmConfig(ctx)) {
+      // kubeadm cannot change a cluster's settings in place.
+      throw new UserError(`${ctx.host.name} already runs a cluster made with other settings (${kubeadmConfigFile} differs) — \`tracelab reset\` it first, or run with the settings it was made with`);
     }
     if (written !== undefined) {
       if (written !== kubeadmConfig(ctx) && adminExists) {
@@ -69,8 +75,12 @@ export const kubeadmInit: BootstrapStep = {
     if (ctx.lab.kubeletCgroupRoot !== undefined) await ctx.host.change(['sh', '-c', createCgroupScript, 'create-cgroup', ctx.lab.kubeletCgroupRoot]);
     await startService(ctx.host, kubeletService(ctx.lab.source), factsOf(ctx).systemd);
     await ctx.host.change(['kubeadm', 'init', '--config', kubeadmConfigFile, '--skip-token-print']);
+    await ctx.host.write(kubeadmInitRecord, kubeadmConfig(ctx), 0o600);
   },
 };
+
+/** Written once `kubeadm init` finished, with the config it ran: a re-run skips, a changed config is refused. */
+export const kubeadmInitRecord = '/var/lib/tracelab/kubeadm-init.done';
 
 export const adminConf = '/etc/kubernetes/admin.conf';
 
@@ -90,10 +100,3 @@ export const createCgroupScript = [
   '  fi',
   'done',
 ].join('\n');
-
-/** The API answers and kubeadm's last phases ran (its add-ons exist). */
-async function initialized(ctx: BootstrapContext): Promise<boolean> {
-  if ((await ctx.host.read(adminConf)) === undefined) return false;
-  const addons = await ctx.host.probe(['kubectl', '--kubeconfig', adminConf, '--request-timeout=5s', 'get', '--namespace', 'kube-system', 'deployment/coredns', 'daemonset/kube-proxy', '--output', 'name']);
-  return addons.exitCode === 0;
-}

@@ -7,12 +7,15 @@ import { factsOf, nodeOf, type BootstrapStep } from './step.ts';
 /** Where the join's config lives while `kubeadm join` runs: it holds the token, so it is 0600 and removed after. */
 export const kubeadmJoinConfigFile = '/etc/tracelab/kubeadm-join.yaml';
 export const kubeletConf = '/etc/kubernetes/kubelet.conf';
+export const kubeletCgroupRootFile = '/etc/tracelab/kubelet-cgroup-root';
 
 /** A worker joins the cluster with the ticket the control plane just made (ctx.join). */
 export const kubeadmJoin: BootstrapStep = {
   title: 'kubeadm join (worker)',
   async isDone(ctx) {
-    return (await ctx.host.read(kubeletConf)) !== undefined;
+    // Joined, and to this lab's control plane (not to a cluster the host was in before).
+    const conf = await ctx.host.read(kubeletConf);
+    return conf !== undefined && ctx.lab.controlPlaneAddress !== undefined && conf.includes(`server: https://${ctx.lab.controlPlaneAddress}:6443`);
   },
   async run(ctx) {
     const facts = factsOf(ctx);
@@ -30,7 +33,11 @@ export const kubeadmJoin: BootstrapStep = {
     // A join stopped half-way left a kubelet waiting for its config: start over cleanly.
     await ctx.host.change(stopServiceCommand('kubelet'));
     await ctx.host.change(['sh', '-c', `[ -d /etc/kubernetes ] && kubeadm reset --force --cri-socket ${containerdSocket}; true`]);
-    if (ctx.lab.kubeletCgroupRoot !== undefined) await ctx.host.change(['sh', '-c', createCgroupScript, 'create-cgroup', ctx.lab.kubeletCgroupRoot]);
+    if (ctx.lab.kubeletCgroupRoot !== undefined) {
+      await ctx.host.change(['sh', '-c', createCgroupScript, 'create-cgroup', ctx.lab.kubeletCgroupRoot]);
+      // For reset, which removes it once the pods are gone (a control plane's is in its kubeadm config).
+      await ctx.host.write(kubeletCgroupRootFile, `cgroupRoot: ${ctx.lab.kubeletCgroupRoot}\n`);
+    }
     const config = kubeadmConfigYaml(
       renderKubeadmJoinConfig({
         nodeName: node.name,
@@ -48,7 +55,8 @@ export const kubeadmJoin: BootstrapStep = {
       await startService(ctx.host, kubeletService(ctx.lab.source), facts.systemd);
       await ctx.host.change(['kubeadm', 'join', '--config', kubeadmJoinConfigFile]);
     } finally {
-      await ctx.host.change(['rm', '-f', kubeadmJoinConfigFile]);
+      // The token goes with the join; a failure to remove it must not hide the join's own error.
+      await ctx.host.change(['rm', '-f', kubeadmJoinConfigFile]).catch(() => undefined);
     }
   },
 };

@@ -2,8 +2,9 @@ import type { KubernetesObject, V1DaemonSet } from '@kubernetes/client-node';
 import { deployLayer } from '../../core/kube/apply.ts';
 import { offlineFlannelImage, renderFlannel, upstreamFlannelImage } from '../cni/flannel.ts';
 import { readVersions } from '../versions.ts';
-import { nodeOf, type BootstrapContext, type BootstrapStep } from './step.ts';
+import type { BootstrapContext, BootstrapStep } from './step.ts';
 import { labKube } from './user-kubeconfig.ts';
+import { adminConf } from './kubeadm-init.ts';
 
 /** Flannel for a multi-node lab: its own image air-gapped, upstream's online; VXLAN over the interface that reaches the control plane. */
 export function flannelObjects(ctx: BootstrapContext): KubernetesObject[] {
@@ -13,8 +14,8 @@ export function flannelObjects(ctx: BootstrapContext): KubernetesObject[] {
     podSubnet: ctx.lab.podSubnet,
     image: airGapped ? offlineFlannelImage(versions.flannel) : upstreamFlannelImage(versions.flannel),
     ...(airGapped ? {} : { cniPluginImage: versions.flannelCniPluginImage }),
-    // A Vagrant VM's default route is its NAT interface; the control plane is reached over the lab's network.
-    interface: { canReach: ctx.lab.controlPlaneAddress ?? nodeOf(ctx).ip },
+    // Not the default route's interface: on Vagrant that is the NAT one, the same 10.0.2.15 on every VM.
+    interface: { nodeAddress: true },
   });
 }
 
@@ -24,15 +25,21 @@ const daemonSetOf = (objects: readonly KubernetesObject[]): V1DaemonSet | undefi
 export const podNetwork: BootstrapStep = {
   title: 'Pod network (Flannel, VXLAN)',
   async isDone(ctx) {
-    if (ctx.dryRun && ctx.kube === undefined && (await ctx.host.read('/etc/kubernetes/admin.conf')) === undefined) return false;
+    // A dry run before the cluster (or before your kubeconfig has its context) has nothing to compare.
+    if (ctx.dryRun && (await ctx.host.read(adminConf)) === undefined) return false;
     const wanted = daemonSetOf(flannelObjects(ctx));
     if (wanted?.metadata?.name === undefined) return false;
-    const live = await labKube(ctx).get<V1DaemonSet>({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: wanted.metadata.name, namespace: wanted.metadata.namespace });
+    const live = await labKube(ctx)
+      .get<V1DaemonSet>({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: wanted.metadata.name, namespace: wanted.metadata.namespace })
+      .catch((err: unknown) => {
+        if (ctx.dryRun) return undefined;
+        throw err;
+      });
     const template = (set: V1DaemonSet | undefined): string => JSON.stringify([set?.spec?.template.metadata?.annotations, set?.spec?.template.spec?.containers.map((c) => c.image)]);
     return live !== undefined && template(live) === template(wanted);
   },
   async run(ctx) {
-    if (ctx.dryRun && (await ctx.host.read('/etc/kubernetes/admin.conf')) === undefined) {
+    if (ctx.dryRun && (await ctx.host.read(adminConf)) === undefined) {
       ctx.output.info(`  would apply Flannel (${flannelObjects(ctx).length} objects) once the control plane answers`);
       return;
     }

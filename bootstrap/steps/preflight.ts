@@ -3,6 +3,7 @@ import { archOf, onlineEndpoints, packageFamily } from '../artifacts/online.ts';
 import { gatherHostFacts } from '../host-facts.ts';
 import { contains, networkOfAddress, overlaps, parseCidr } from '../options.ts';
 import { failures, judgeHost, standaloneRequirements, workerRequirements } from '../preflight.ts';
+import { installedRecord, installs } from './install-binaries.ts';
 import type { HostFacts } from '../host-facts.ts';
 import type { BootstrapContext, BootstrapStep, ResolvedNode } from './step.ts';
 
@@ -42,13 +43,30 @@ export const preflight: BootstrapStep = {
       const clash = hostAddresses.find((address) => overlaps(cidr, networkOfAddress(address)));
       if (clash !== undefined) findings.push({ check: 'subnets', severity: 'fail', message: `${flag} ${subnet} overlaps the host's network ${clash} (the Vagrant NAT classic) — pass a ${flag} outside it` });
     }
+    if (ctx.lab.cgroupDriver === 'systemd' && !(facts.systemd && facts.cgroupVersion === 2)) {
+      findings.push({ check: 'cgroup driver', severity: 'fail', message: 'runtime.cgroupDriver systemd needs a cgroup v2 host run by systemd — use cgroupfs, or leave it out to detect it' });
+    }
     const failed = failures(findings);
     if (failed.length > 0) {
       throw new UserError(`${ctx.host.name} is not ready for Kubernetes: ${failed.map((f) => `${f.check}: ${f.message}`).join('; ')}`);
     }
+    await refuseForeignRuntime(ctx);
     if (ctx.lab.source.kind === 'online') await checkOnlineSources(ctx, facts);
   },
 };
+
+/**
+ * A containerd, runc or kubelet tracelab did not install (Docker's containerd.io, a distribution
+ * package, a hand install) would be overwritten now and deleted by reset: refused, naming what.
+ */
+async function refuseForeignRuntime(ctx: BootstrapContext): Promise<void> {
+  const ours = new Set(Object.keys(JSON.parse((await ctx.host.read(installedRecord)) ?? '{}') as Record<string, string>));
+  const paths = [...new Set([...installs.map(({ to }) => to), '/usr/local/bin/runc'])];
+  const present = await ctx.host.probe(['sh', '-c', 'for p in "$@"; do [ -e "$p" ] && echo "$p"; done; [ -S /run/containerd/containerd.sock ] && echo /run/containerd/containerd.sock; true', 'existing', ...paths]);
+  const foreign = present.stdout.split('\n').filter((path) => path !== '' && !ours.has(path) && !(path.endsWith('.sock') && ours.has('/usr/local/bin/containerd')));
+  if (foreign.length === 0) return;
+  throw new UserError(`${ctx.host.name} already has ${foreign.slice(0, 4).join(', ')}${foreign.length > 4 ? ` and ${String(foreign.length - 4)} more` : ''}, which tracelab did not install — remove that container runtime or Kubernetes install first (tracelab installs and later removes its own), or use a clean host`);
+}
 
 /**
  * The online install needs a package family and architecture it has pins for, and the package

@@ -11,6 +11,8 @@ export interface NodePlan {
   readonly cni: 'bridge' | 'flannel';
   /** Whether the control plane runs pods too (no control-plane taint). */
   readonly controlPlaneRunsPods: boolean;
+  /** Every node's kubelet and containerd cgroup driver; undefined: detected on the host. */
+  readonly cgroupDriver: 'systemd' | 'cgroupfs' | undefined;
   /** The control plane's address (the API at :6443); for standalone, the node's own. */
   readonly controlPlaneAddress: string | undefined;
   /** Node name and address; undefined: the host's name and its one (or default-route) address. */
@@ -83,4 +85,10 @@ export interface JoinTicket {
   readonly apiServerEndpoint: string;
   readonly token: string;
   readonly caCertHash: string;
+}
+
+/** The kubelet and containerd must agree: the lab's choice, else systemd's driver only on cgroup v2 hosts run by systemd. */
+export function cgroupDriverOf(ctx: BootstrapContext): 'systemd' | 'cgroupfs' {
+  const facts = factsOf(ctx);
+  return ctx.lab.cgroupDriver ?? (facts.cgroupVersion === 2 && facts.systemd ? 'systemd' : 'cgroupfs');
 }

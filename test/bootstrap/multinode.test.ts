@@ -111,6 +111,18 @@ describe('a three-node lab over SSH on real nodes', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
+  it('bootstrap --inventory --dry-run prints what it would do on each host and changes nothing on any', async (t) => {
+    if (!ready(t)) return;
+    const run = await tracelab(['--dry-run', ...bootstrapArgs()]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /^ {2}worker2\$ copy \d+ files from \S+ to \/var\/lib\/tracelab\/artifacts$/m);
+    assert.match(run.stderr, /^ {2}cp1\$ kubeadm init --config \/etc\/tracelab\/kubeadm\.yaml --skip-token-print$/m);
+    assert.match(run.stderr, /^ {2}cp1\$ kubeadm token create --ttl 15m /m);
+    assert.match(run.stderr, /would join worker1 with a fresh 15-minute token/);
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the SSH sessions' sshd processes end
+    for (const name of names) assert.equal(await snapshot(name), pristine.get(name), `${name} unchanged by the dry run`);
+  });
+
   it('bootstrap --inventory: an SSH connection cut mid-run is one error naming host and step; the re-run resumes without repeating finished steps', async (t) => {
     if (!ready(t)) return;
     let cut: Promise<unknown> | undefined;
@@ -154,7 +166,7 @@ describe('a three-node lab over SSH on real nodes', () => {
         .filter((p) => p.metadata?.name?.startsWith(prefix) === true && p.status?.phase === 'Running')
         .map((p) => p.spec?.nodeName ?? '')
         .sort();
-    assert.deepEqual(on('kube-flannel-'), [...names]);
+    assert.deepEqual(on('flannel-'), [...names]);
     assert.deepEqual(on('node-exporter-'), ['worker1', 'worker2']);
   });
 
@@ -281,6 +293,6 @@ describe('a three-node lab over SSH on real nodes', () => {
     const run = await tracelab(['--yes', 'reset', ...labArgs()]);
     assert.equal(run.status, 0, run.stderr);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    for (const name of names) assert.equal(await snapshot(name), pristine.get(name), `${name} is as it was`);
+    for (const name of names) assert.equal(await snapshot(name), pristine.get(name), `${name} is as it was; reset said:\n${run.stderr}`);
   });
 });

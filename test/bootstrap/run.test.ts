@@ -20,6 +20,7 @@ const lab: NodePlan = {
   role: 'standalone',
   cni: 'bridge',
   controlPlaneRunsPods: true,
+  cgroupDriver: undefined,
   controlPlaneAddress: undefined,
   source: { kind: 'artifacts', dir: '/nonexistent/artifacts', hostDir: '/nonexistent/artifacts' },
   imageRepository: 'tracelab.local/k8s',

@@ -121,7 +121,7 @@ describe('tracelab bootstrap on a real node', () => {
     const dry = await tracelab('--dry-run', ...onlineArgs);
     assert.equal(dry.status, 0, dry.stderr);
     assert.match(dry.stderr, /lab1 cannot reach pkgs\.k8s\.io \(.+\), github\.com \(.+\), registry\.k8s\.io \(.+\), which the online install needs .* \(a real run would stop here\)/);
-    assert.match(dry.stderr, /^ {2}lab1\$ apt-get install --yes --quiet --allow-change-held-packages 'kubelet=1\.37\.2-\*' 'kubeadm=1\.37\.2-\*' 'kubectl=1\.37\.2-\*'$/m);
+    assert.match(dry.stderr, /^ {2}lab1\$ env DEBIAN_FRONTEND=noninteractive apt-get .* install --yes --quiet --allow-change-held-packages 'kubelet=1\.37\.2-\*' 'kubeadm=1\.37\.2-\*' 'kubectl=1\.37\.2-\*'$/m);
     assert.match(dry.stderr, /^ {2}lab1\$ apt-mark hold kubelet kubeadm kubectl$/m);
     assert.match(dry.stderr, /^ {2}lab1\$ sh -c .* fetch-verified https:\/\/github\.com\/containerd\/containerd\/releases\/download\/v[\d.]+\/containerd-[\d.]+-linux-amd64\.tar\.gz [0-9a-f]{64} \/var\/lib\/tracelab\/downloads\/containerd-[\d.]+-linux-amd64\.tar\.gz$/m);
     assert.doesNotMatch(dry.stderr, /ctr --namespace k8s\.io images import/, 'online, nothing is imported: kubeadm pulls');

@@ -32,9 +32,11 @@ describe('kubernetesPackagePlan()', () => {
     assert.deepEqual(plan.files, [{ path: '/etc/apt/sources.list.d/tracelab-kubernetes.list', content: 'deb [signed-by=/etc/apt/keyrings/tracelab-kubernetes.gpg] https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /\n' }]);
     const commands = plan.commands.map((command) => command.join(' '));
     assert.ok(commands.some((line) => line.includes('https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key') && line.includes('gpg --dearmor')));
-    assert.ok(commands.includes('apt-get install --yes --quiet --allow-change-held-packages kubelet=1.37.2-* kubeadm=1.37.2-* kubectl=1.37.2-*'), commands.join('\n'));
+    const apt = 'env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold';
+    assert.ok(commands.includes(`${apt} install --yes --quiet --allow-change-held-packages kubelet=1.37.2-* kubeadm=1.37.2-* kubectl=1.37.2-*`), commands.join('\n'));
+    assert.equal(commands[0], 'apt-get update --quiet', 'the package lists first: a fresh cloud image has none');
     assert.equal(commands.at(-1), 'apt-mark hold kubelet kubeadm kubectl');
-    assert.ok(commands.indexOf('apt-get update --quiet') < commands.findIndex((line) => line.includes('kubelet=1.37.2-*')));
+    assert.ok(commands.lastIndexOf('apt-get update --quiet') < commands.findIndex((line) => line.includes('kubelet=1.37.2-*')));
   });
 
   it('RHEL family: a repository that excludes the packages from updates, installed past the exclude at the pinned version', () => {
@@ -57,7 +59,7 @@ describe('kubernetesPackagePlan()', () => {
   it('removes only the packages it names, releasing the hold first', () => {
     assert.deepEqual(removePackagesCommands('deb', ['kubelet', 'cri-tools']), [
       ['apt-mark', 'unhold', 'kubelet', 'cri-tools'],
-      ['apt-get', 'purge', '--yes', '--quiet', 'kubelet', 'cri-tools'],
+      ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-o', 'DPkg::Lock::Timeout=300', '-o', 'Dpkg::Options::=--force-confold', 'purge', '--yes', '--quiet', 'kubelet', 'cri-tools'],
     ]);
     assert.deepEqual(removePackagesCommands('rpm', []), []);
     assert.deepEqual(removeOnlineInstallCommands({ family: 'rpm', archives: {}, packagesAdded: ['kubeadm'], repositoryFiles: ['/etc/yum.repos.d/tracelab-kubernetes.repo'] }), [

@@ -70,7 +70,7 @@ describe('renderFlannel()', () => {
     assert.deepEqual(podSpec(objects).tolerations, [{ operator: 'Exists' }]);
     assert.deepEqual(
       container.env?.map((e) => e.name),
-      ['NODE_NAME', 'POD_NAME', 'POD_NAMESPACE', 'EVENT_QUEUE_DEPTH', 'CONT_WHEN_CACHE_NOT_READY'],
+      ['NODE_NAME', 'POD_NAME', 'POD_NAMESPACE', 'POD_IP', 'EVENT_QUEUE_DEPTH', 'CONT_WHEN_CACHE_NOT_READY'],
     );
     assert.deepEqual(container.securityContext?.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] });
   });
@@ -78,6 +78,7 @@ describe('renderFlannel()', () => {
   const interfaces: [string, FlannelOptions['interface'], string][] = [
     ['an interface name', { iface: 'eth1' }, '--iface=eth1'],
     ['an interface address', { iface: '192.168.56.10' }, '--iface=192.168.56.10'],
+    ['the node’s registered address (the pod IP of a host-network pod)', { nodeAddress: true }, '--iface=$(POD_IP)'],
     ['an address to reach', { canReach: '192.168.56.2' }, '--iface-can-reach=192.168.56.2'],
   ];
   for (const [what, choice, arg] of interfaces) {
