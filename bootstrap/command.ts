@@ -21,7 +21,7 @@ interface BootstrapCommandFlags extends BootstrapFlags {
 export function registerBootstrapCommands(program: Command, globals: GlobalsOf, layers: readonly Layer<unknown>[]): void {
   program
     .command('bootstrap')
-    .description('make this host a standalone kubeadm cluster (control plane that runs pods), then install the layers')
+    .description('make this host a standalone kubeadm cluster (control plane that runs pods), or with --inventory a multi-node lab over SSH; then install the layers')
     .option('--inventory <file>', 'a multi-node lab over SSH, described in this file (see bootstrap/inventory.example.yaml)')
     .option('--accept-new-host-keys', "trust a host's SSH key the first time (a changed key is always refused)", false)
     .option('--ssh-config <file>', 'the ssh client configuration to use (default: ~/.ssh/config)')

@@ -52,7 +52,7 @@ const actions: readonly ResetAction[] = [
   {
     title: 'Stop the kubelet and containerd',
     async commands(host) {
-      const before = JSON.parse((await host.read(hostPrepRecord)) ?? '{}') as { kubeletMounts?: number };
+      const before = JSON.parse((await host.read(hostPrepRecord)) ?? '{}') as { kubeletMountIds?: string[] };
       return [
         // Shims outlive containerd: only this host's (its mount namespace), never another node's on the same machine.
         sh('for p in $(pgrep -x containerd-shim); do [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] && kill -9 $p; done; true'),
@@ -65,7 +65,16 @@ const actions: readonly ResetAction[] = [
         ),
         // The pods' cgroups (and the --kubelet-cgroup-root bootstrap made), deepest first; they are empty once the pods are gone.
         sh('root=$(sed -n "s/^cgroupRoot: *//p" "$1" "$2" 2>/dev/null | head -n 1); for h in /sys/fs/cgroup/*/; do for d in "$h${root#/}/kubepods" "$h${root#/}/kubepods.slice"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \\; 2>/dev/null; done; [ -n "${root#/}" ] && rmdir "$h${root#/}" 2>/dev/null; done; true', kubeadmConfigFile, kubeletCgroupRootFile),
-        sh('while [ "$(awk \'$5 == "/var/lib/kubelet"\' /proc/self/mountinfo | wc -l)" -gt "$1" ]; do umount -l /var/lib/kubelet || break; done; true', String(before.kubeletMounts ?? 0)),
+        // Only the mounts on /var/lib/kubelet that were not there before bootstrap (by mount id), topmost first;
+        // without a record (reset already ran, or bootstrap never did) none.
+        ...(before.kubeletMountIds === undefined
+          ? []
+          : [
+              sh(
+                'while top=$(awk \'$5 == "/var/lib/kubelet" {id = $1} END {print id}\' /proc/self/mountinfo); [ -n "$top" ] && ! echo " $* " | grep -q " $top "; do umount -l /var/lib/kubelet || break; done; true',
+                ...before.kubeletMountIds,
+              ),
+            ]),
       ];
     },
   },

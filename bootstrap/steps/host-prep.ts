@@ -24,8 +24,11 @@ export const hostPrep: BootstrapStep = {
       for (const key of Object.keys(sysctls)) before[key] = (await ctx.host.read(`/proc/sys/${key.replaceAll('.', '/')}`))?.trim() ?? '';
       // The kubelet bind-mounts its root directory onto itself: reset takes off only what was added.
       const mountinfo = (await ctx.host.read('/proc/self/mountinfo')) ?? '';
-      const kubeletMounts = mountinfo.split('\n').filter((line) => line.split(' ')[4] === '/var/lib/kubelet').length;
-      await ctx.host.write(hostPrepRecord, `${JSON.stringify({ sysctls: before, swap: factsOf(ctx).swapDevices, kubeletMounts }, null, 2)}\n`, 0o600);
+      const kubeletMountIds = mountinfo
+        .split('\n')
+        .filter((line) => line.split(' ')[4] === '/var/lib/kubelet')
+        .map((line) => line.split(' ')[0] ?? '');
+      await ctx.host.write(hostPrepRecord, `${JSON.stringify({ sysctls: before, swap: factsOf(ctx).swapDevices, kubeletMountIds }, null, 2)}\n`, 0o600);
     }
     for (const file of renderHostFiles()) await ctx.host.write(file.path, file.content);
     for (const command of hostPrepCommands(factsOf(ctx))) await ctx.host.change(command);

@@ -68,6 +68,9 @@ export async function bindPrivateDirectories(holderPid: number, nodeDir: string)
     const source = hostPathOf(nodeDir, dir);
     mkdirSync(source, { recursive: true });
     await sh`nsenter --target ${String(holderPid)} --mount -- mount --bind ${source} ${dir}`;
+    // A peer group of its own, shared (the kubelet needs that): what is mounted under it (pod
+    // volumes) does not show up again under its source directory, as it would not on a real host.
+    await sh`nsenter --target ${String(holderPid)} --mount -- sh -c ${'mount --make-private "$1" && mount --make-shared "$1"'} make-own-peer-group ${dir}`;
   }
 }
 
