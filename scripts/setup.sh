@@ -33,7 +33,7 @@ step "node $(node --version)"
 
 if $with_test_components; then
   # runc and iptables: the real-node harness (testenv/nodes/) — containerd's runtime, kube-proxy's rules
-  packages=(ca-certificates git iproute2 procps jq openssl runc iptables openssh-server vagrant)
+  packages=(ca-certificates git iproute2 procps jq openssl runc iptables openssh-server vagrant vagrant-libvirt)
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then

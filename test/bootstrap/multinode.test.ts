@@ -11,8 +11,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { withLibraries } from '../../bootstrap/artifacts/kubeadm-images.ts';
-import { ociImageArchive } from '../../bootstrap/artifacts/oci-image.ts';
 import { deployLayer } from '../../core/kube/apply.ts';
 import { createKube, type KubeClient } from '../../core/kube/client.ts';
 import { createRecordingOutput } from '../../core/output.ts';
@@ -21,14 +19,13 @@ import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../testenv/nodes/node.ts';
 import { nodeHarnessUnavailable, requireNodeHarness, requireSshd, sshdUnavailable } from '../../testenv/nodes/requirements.ts';
 import { startSshd, type NodeSshd } from '../../testenv/nodes/sshd.ts';
-import { snapshotScript } from './real-node.ts';
+import { nodeTestImageArchive, runToCompletion, scriptContainer, snapshotScript, webObjects } from './real-node.ts';
 
 const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
 const nodeBinaries: readonly ComponentBinary[] = [
   ...(['kubelet', 'kubeadm', 'kube-proxy', 'containerd', 'ctr', 'containerd-shim-runc-v2', 'crictl', 'coredns', 'pause', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const),
   ...(['flanneld', 'flannel-install-conf', 'cni/flannel', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server'] as const),
 ];
-const testImage = 'tracelab.local/test/node:24';
 const names = ['cp1', 'worker1', 'worker2'] as const;
 
 interface Run {
@@ -173,33 +170,10 @@ describe('a three-node lab over SSH on real nodes', () => {
   it('a pod on worker1 resolves a Service by DNS and gets an answer from a pod on worker2', async (t) => {
     if (!ready(t)) return;
     assert.ok(kube);
-    const { archive } = await ociImageArchive({ name: testImage, files: await withLibraries(process.execPath, []), config: { Entrypoint: [process.execPath] } });
-    writeFileSync(join(work, 'node-image.tar'), archive);
+    writeFileSync(join(work, 'node-image.tar'), await nodeTestImageArchive());
     for (const name of ['worker1', 'worker2']) await node(name).executor.run(['ctr', '--namespace', 'k8s.io', 'images', 'import', join(work, 'node-image.tar')]);
-    const container = (name: string, script: string) => ({ name, image: testImage, imagePullPolicy: 'Never', args: ['-e', script] });
-    const labels = { app: 'web' };
-    const objects = [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dns-check' } },
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'web', namespace: 'dns-check' },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              nodeSelector: { 'kubernetes.io/hostname': 'worker2' },
-              containers: [{ ...container('server', "require('http').createServer((q, s) => s.end('hello from ' + require('os').hostname())).listen(8080)"), readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }],
-            },
-          },
-        },
-      },
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'dns-check' }, spec: { selector: labels, ports: [{ port: 80, targetPort: 8080 }] } },
-    ];
-    await deployLayer(kube, { layer: 'dns-check', objects, dryRun: false, timeoutMs: 120_000, output: createRecordingOutput() });
-    const client = {
+    await deployLayer(kube, { layer: 'dns-check', objects: webObjects('worker2'), dryRun: false, timeoutMs: 120_000, output: createRecordingOutput() });
+    const log = await runToCompletion(kube, {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'client', namespace: 'dns-check' },
@@ -207,24 +181,13 @@ describe('a three-node lab over SSH on real nodes', () => {
         restartPolicy: 'Never',
         nodeSelector: { 'kubernetes.io/hostname': 'worker1' },
         containers: [
-          container(
+          scriptContainer(
             'client',
             "const until = Date.now() + 30000; const attempt = () => require('dns').lookup('web.dns-check.svc.cluster.local', (err, address) => { if (err) { if (Date.now() > until) throw err; return setTimeout(attempt, 500); } require('http').get('http://web.dns-check.svc.cluster.local/', (res) => { let body = ''; res.on('data', (c) => body += c); res.on('end', () => console.log(JSON.stringify({ address, body }))); }).on('error', (e) => { if (Date.now() > until) throw e; setTimeout(attempt, 500); }); }); attempt();",
           ),
         ],
       },
-    };
-    const podsPath = await kube.path({ apiVersion: 'v1', kind: 'Pod', namespace: 'dns-check' });
-    await kube.request('POST', podsPath, { body: client });
-    const deadline = Date.now() + 120_000;
-    let phase: string | undefined;
-    while (phase !== 'Succeeded' && phase !== 'Failed') {
-      assert.ok(Date.now() < deadline, `client pod finished (phase ${String(phase)})`);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      phase = (await kube.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', name: 'client', namespace: 'dns-check' }))?.status?.phase;
-    }
-    const log = await kube.request<string>('GET', `${podsPath}/client/log`, { responseType: 'text' });
-    assert.equal(phase, 'Succeeded', log);
+    });
     const answer = JSON.parse(log.trim()) as { address: string; body: string };
     const service = await kube.get<{ spec: { clusterIP: string } } & V1Node>({ apiVersion: 'v1', kind: 'Service', name: 'web', namespace: 'dns-check' });
     assert.equal(answer.address, service?.spec.clusterIP);
@@ -261,7 +224,7 @@ describe('a three-node lab over SSH on real nodes', () => {
           spec: {
             replicas: 1,
             selector: { matchLabels: labels },
-            template: { metadata: { labels }, spec: { nodeSelector: { 'kubernetes.io/hostname': 'worker2' }, containers: [{ name: 'server', image: testImage, imagePullPolicy: 'Never', args: ['-e', 'setInterval(() => {}, 1000)'] }] } },
+            template: { metadata: { labels }, spec: { nodeSelector: { 'kubernetes.io/hostname': 'worker2' }, containers: [scriptContainer('server', 'setInterval(() => {}, 1000)')] } },
           },
         } as V1Deployment,
         { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'keep-one', namespace: 'drain-check' }, spec: { minAvailable: 1, selector: { matchLabels: labels } } } as V1PodDisruptionBudget,

@@ -11,8 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
-import { ociImageArchive } from '../../bootstrap/artifacts/oci-image.ts';
-import { withLibraries } from '../../bootstrap/artifacts/kubeadm-images.ts';
 import { createKube, type KubeClient } from '../../core/kube/client.ts';
 import { deployLayer } from '../../core/kube/apply.ts';
 import { waitForReady } from '../../core/kube/wait.ts';
@@ -23,14 +21,13 @@ import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/
 import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../testenv/nodes/node.ts';
 import { requireNodeHarness, nodeHarnessUnavailable } from '../../testenv/nodes/requirements.ts';
-import { snapshotScript } from './real-node.ts';
+import { nodeTestImageArchive, runToCompletion, scriptContainer, snapshotScript, webObjects } from './real-node.ts';
 
 const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
 const nodeBinaries: ComponentBinary[] = [
   ...['kubelet', 'kubeadm', 'kube-proxy', 'containerd', 'ctr', 'containerd-shim-runc-v2', 'crictl', 'coredns', 'pause', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'],
   ...['jaeger', 'prometheus', 'node-exporter', 'metrics-server'],
 ] as ComponentBinary[];
-const testImage = 'tracelab.local/test/node:24';
 
 describe('tracelab bootstrap on a real node', () => {
   let lab: Lab | undefined;
@@ -191,56 +188,24 @@ describe('tracelab bootstrap on a real node', () => {
   it('runs a pod that resolves a Service by its DNS name and gets an answer from another pod, with no way out', async (t) => {
     if (!ready(t)) return;
     assert.ok(kube, 'the cluster the bootstrap test made');
-    // A Node.js image from this test's own Node binary, imported like every lab image: nothing is pulled.
-    const { archive } = await ociImageArchive({ name: testImage, files: await withLibraries(process.execPath, []), config: { Entrypoint: [process.execPath] } });
     const image = join(work, 'node-image.tar');
-    writeFileSync(image, archive);
+    writeFileSync(image, await nodeTestImageArchive());
     await (node as TestNode).executor.run(['ctr', '--namespace', 'k8s.io', 'images', 'import', image]);
-    const container = (name: string, script: string) => ({ name, image: testImage, imagePullPolicy: 'Never', args: ['-e', script] });
-    const labels = { app: 'web' };
-    const objects = [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dns-check' } },
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'web', namespace: 'dns-check' },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: { containers: [{ ...container('server', "require('http').createServer((q, s) => s.end('hello from ' + require('os').hostname())).listen(8080)"), readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] },
-          },
-        },
-      },
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'dns-check' }, spec: { selector: labels, ports: [{ port: 80, targetPort: 8080 }] } },
-    ];
-    await deployLayer(kube, { layer: 'dns-check', objects, dryRun: false, timeoutMs: 120_000, output: createRecordingOutput() });
-    const client = {
+    await deployLayer(kube, { layer: 'dns-check', objects: webObjects(), dryRun: false, timeoutMs: 120_000, output: createRecordingOutput() });
+    const log = await runToCompletion(kube, {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'client', namespace: 'dns-check' },
       spec: {
         restartPolicy: 'Never',
         containers: [
-          container(
+          scriptContainer(
             'client',
             "const fs = require('fs'); const until = Date.now() + 30000; const attempt = () => require('dns').lookup('web.dns-check.svc.cluster.local', (err, address) => { if (err) throw err; require('http').get('http://web.dns-check.svc.cluster.local/', (res) => { let body = ''; res.on('data', (c) => body += c); res.on('end', () => console.log(JSON.stringify({ address, body, routes: fs.readFileSync('/proc/net/route', 'utf8') }))); }).on('error', (e) => { if (Date.now() > until) throw e; setTimeout(attempt, 500); }); }); attempt();",
           ),
         ],
       },
-    };
-    const pods = await kube.path({ apiVersion: 'v1', kind: 'Pod', namespace: 'dns-check' });
-    await kube.request('POST', pods, { body: client });
-    const deadline = Date.now() + 120_000;
-    let phase: string | undefined;
-    while (phase !== 'Succeeded' && phase !== 'Failed') {
-      assert.ok(Date.now() < deadline, `client pod finished (phase ${String(phase)})`);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      phase = (await kube.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', name: 'client', namespace: 'dns-check' }))?.status?.phase;
-    }
-    const log = await kube.request<string>('GET', `${pods}/client/log`, { responseType: 'text' });
-    assert.equal(phase, 'Succeeded', log);
+    });
     const answer = JSON.parse(log.trim()) as { address: string; body: string; routes: string };
     const service = await kube.get<{ spec: { clusterIP: string } } & V1Node>({ apiVersion: 'v1', kind: 'Service', name: 'web', namespace: 'dns-check' });
     assert.equal(answer.address, service?.spec.clusterIP, 'the name resolved to the Service');
