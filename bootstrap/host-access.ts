@@ -63,3 +63,11 @@ export function hostAccess(executor: Executor, options: { dryRun: boolean; outpu
 export function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
+
+/** The SHA-256 of each file, in one probe; undefined when any of them is missing or unreadable. */
+export async function fileDigests(host: HostAccess, paths: readonly string[]): Promise<Map<string, string> | undefined> {
+  if (paths.length === 0) return new Map();
+  const live = await host.probe(['sha256sum', ...paths]);
+  if (live.exitCode !== 0) return undefined;
+  return new Map(live.stdout.trim().split('\n').map((line) => [line.slice(66).trim(), line.slice(0, 64)] as const));
+}

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { archOf, downloadDir, fetchVerifiedCommand, installFromDownloadCommand, kubernetesPackagePlan, packageFamily, packagesAtVersion, releaseDownloads, removePackagesCommands, type PackageFamily } from './artifacts/online.ts';
-import type { HostAccess } from './host-access.ts';
+import { fileDigests, type HostAccess } from './host-access.ts';
 import type { HostFacts } from './host-facts.ts';
 import { readVersions } from './versions.ts';
 
@@ -38,10 +38,8 @@ export async function onlineInstallDone(host: HostAccess, facts: HostFacts, kube
   const query = await host.probe(packages.query);
   if (query.exitCode !== 0 || !packagesAtVersion(query.stdout, kubernetesVersion)) return false;
   const paths = Object.keys(installedFiles);
-  const live = await host.probe(['sha256sum', ...paths]);
-  if (paths.length === 0 || live.exitCode !== 0) return false;
-  const digests = new Map(live.stdout.trim().split('\n').map((line) => [line.slice(66).trim(), line.slice(0, 64)] as const));
-  return paths.every((path) => digests.get(path) === installedFiles[path]);
+  const digests = await fileDigests(host, paths);
+  return paths.length > 0 && digests !== undefined && paths.every((path) => digests.get(path) === installedFiles[path]);
 }
 
 /**
@@ -71,12 +69,7 @@ export async function installOnline(host: HostAccess, facts: HostFacts, kubernet
   }
 
   const paths = downloads.flatMap((download) => download.installs.map(({ to }) => to));
-  const installed: Record<string, string> = {};
-  if (!dryRun) {
-    const live = await host.probe(['sha256sum', ...paths]);
-    for (const line of live.stdout.trim().split('\n')) installed[line.slice(66).trim()] = line.slice(0, 64);
-  }
-  return installed;
+  return dryRun ? {} : Object.fromEntries((await fileDigests(host, paths)) ?? []);
 }
 
 /** What reset runs to take the online install away: the packages it added, its repository, its downloads. */

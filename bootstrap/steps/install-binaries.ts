@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { UserError } from '../../core/errors.ts';
+import { fileDigests } from '../host-access.ts';
 import { installOnline, onlineInstallDone } from '../install-online.ts';
 import { factsOf, type BootstrapContext, type BootstrapStep } from './step.ts';
 
@@ -27,11 +28,8 @@ export const installBinaries: BootstrapStep = {
     const source = ctx.lab.source;
     if (source.kind === 'online') return onlineInstallDone(ctx.host, factsOf(ctx), ctx.lab.kubernetesVersion, await installedFiles(ctx));
     const manifest = await artifactsManifest(source.dir);
-    // One probe for every file: a missing one makes sha256sum exit non-zero.
-    const live = await ctx.host.probe(['sha256sum', ...installs.map(({ to }) => to)]);
-    if (live.exitCode !== 0) return false;
-    const digests = new Map(live.stdout.trim().split('\n').map((line) => [line.slice(66).trim(), line.slice(0, 64)] as const));
-    return installs.every(({ from, to }) => digests.get(to) === manifest.files[from]);
+    const digests = await fileDigests(ctx.host, installs.map(({ to }) => to));
+    return digests !== undefined && installs.every(({ from, to }) => digests.get(to) === manifest.files[from]);
   },
   async run(ctx) {
     const source = ctx.lab.source;
