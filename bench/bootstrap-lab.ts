@@ -109,10 +109,13 @@ export async function benchLabRound(lab: Lab, work: string, artifacts: string, r
   const first = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
   if (first.status !== 0) throw new Error(`tracelab bootstrap --inventory failed: ${first.stderr}`);
   samples.tracelab.push(performance.now() - started);
+  // Each step's line carries its time: where tracelab's share goes.
+  writeFileSync(join(dir, 'tracelab-first-run.out'), first.stderr);
   started = performance.now();
   const again = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
   if (again.status !== 0) throw new Error(`the no-change re-run failed: ${again.stderr}`);
   samples.noChangeRerun.push(performance.now() - started);
+  writeFileSync(join(dir, 'tracelab-rerun.out'), again.stderr);
 
   // The configs tracelab wrote, with this lab's names and addresses swapped for the bare lab's.
   const bare = await addNodes(lab, `b${String(round)}`);

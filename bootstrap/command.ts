@@ -81,6 +81,6 @@ export function registerBootstrapCommands(program: Command, globals: GlobalsOf, 
       const { buildArtifacts } = await import('./artifacts/build.ts');
       const { cacheBin } = await import('./artifacts/sources.ts');
       const result = await buildArtifacts(resolve(flags.out), { binDir: cacheBin(global.componentCache), runc: '/usr/sbin/runc' }, global.output);
-      global.output.info(`${result.changed ? 'wrote' : 'kept'} ${Object.keys(result.manifest.files).length} files in ${flags.out} (Kubernetes ${result.manifest.kubernetesVersion}, ${result.manifest.images.length} images)`);
+      global.output.info(`${result.changed ? 'wrote' : 'kept'} ${Object.keys(result.manifest.files).length} files in ${flags.out} (Kubernetes ${result.manifest.kubernetesVersion}, ${result.manifest.images.length} images${result.manifest.baseImage === undefined ? '' : `, the Node ${result.manifest.baseImage.nodeVersion} base image`})`);
     });
 }

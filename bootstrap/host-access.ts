@@ -71,3 +71,15 @@ export async function fileDigests(host: HostAccess, paths: readonly string[]): P
   if (live.exitCode !== 0) return undefined;
   return new Map(live.stdout.trim().split('\n').map((line) => [line.slice(66).trim(), line.slice(0, 64)] as const));
 }
+
+/** Several small text files in one probe: each one's content, or undefined when it is missing. */
+export async function readFiles(host: HostAccess, paths: readonly string[]): Promise<Map<string, string | undefined>> {
+  const marker = `--tracelab-file-${String(Date.now())}--`;
+  const live = await host.probe(['sh', '-c', 'm=$1; shift; for f; do if [ -r "$f" ]; then printf "%s present\\n" "$m"; cat -- "$f"; else printf "%s missing\\n" "$m"; fi; done', 'read-files', marker, ...paths]);
+  const parts = live.stdout.split(`${marker} `).slice(1);
+  return new Map(paths.map((path, i) => {
+    const part = parts[i];
+    if (part === undefined || part.startsWith('missing\n')) return [path, undefined] as const;
+    return [path, part.slice('present\n'.length)] as const;
+  }));
+}

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import type { Output } from '../core/output.ts';
 import { modulesFile, sysctlFile } from './host-prep.ts';
@@ -11,7 +12,7 @@ import { installedRecord } from './steps/install-binaries.ts';
 import { onlineRecord, readOnlineRecord, removeOnlineInstallCommands } from './install-online.ts';
 import { kubeadmConfigFile } from './steps/kubeadm-init.ts';
 import { kubeadmJoinConfigFile, kubeletCgroupRootFile } from './steps/kubeadm-join.ts';
-import { containerdConfigPath } from './containerd-config.ts';
+import { containerdConfigPath, labRegistryHostsFile, registryHostsDir } from './containerd-config.ts';
 
 /** A reset action: what it undoes, and the commands (each tolerates finding nothing to undo). */
 interface ResetAction {
@@ -98,8 +99,8 @@ const actions: readonly ResetAction[] = [
       return [
         ...binaries,
         ...(online === undefined ? [] : removeOnlineInstallCommands(online)),
-        removePaths(containerdConfigPath, '/var/lib/containerd', '/run/containerd', '/etc/kubernetes', '/var/lib/kubelet', '/var/lib/etcd', kubeadmConfigFile, kubeadmJoinConfigFile, kubeletCgroupRootFile, logDir),
-        sh('rmdir /etc/tracelab /etc/containerd 2>/dev/null; true'),
+        removePaths(containerdConfigPath, dirname(labRegistryHostsFile), '/var/lib/containerd', '/run/containerd', '/etc/kubernetes', '/var/lib/kubelet', '/var/lib/etcd', kubeadmConfigFile, kubeadmJoinConfigFile, kubeletCgroupRootFile, logDir),
+        sh(`rmdir ${registryHostsDir} /etc/tracelab /etc/containerd 2>/dev/null; true`),
       ];
     },
   },

@@ -7,6 +7,7 @@ export const exitCodes = {
   refused: 5,
   timedOut: 6,
   blocked: 7,
+  buildFailed: 8,
   interrupted: 130,
 } as const;
 

@@ -5,7 +5,7 @@ export type DemoService = (typeof demoServices)[number];
 
 export interface DemoOptions {
   readonly namespace: string;
-  /** Prebuilt image per service (until the in-cluster build lands and becomes the default). */
+  /** The image of each service: built in the cluster by `deploy demo` (by digest), or prebuilt (--images). */
   readonly images: Readonly<Record<DemoService, string>>;
   /** Replicas per service; also the HPA's floor, so the autoscaler never fights a re-apply. */
   readonly replicas: number;
@@ -26,7 +26,7 @@ const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export function parseImages(text: string | undefined): Record<DemoService, string> {
   const usage = '--images frontend=REF,backend=REF';
   if (text === undefined || text.trim() === '') {
-    throw new UserError(`--images is required until the in-cluster image build lands: pass prebuilt images as ${usage}`);
+    throw new UserError(`--images is required here: pass prebuilt images as ${usage}, or let \`tracelab deploy demo\` (npm run deploy:demo) build them in the cluster`);
   }
   const images: Partial<Record<DemoService, string>> = {};
   for (const pair of text.split(',')) {

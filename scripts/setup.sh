@@ -33,7 +33,9 @@ step "node $(node --version)"
 
 if $with_test_components; then
   # runc and iptables: the real-node harness (testenv/nodes/) — containerd's runtime, kube-proxy's rules
-  packages=(ca-certificates git iproute2 procps jq openssl runc iptables openssh-server vagrant vagrant-libvirt)
+  # mmdebstrap: base images' root filesystems without a registry; uidmap: newuidmap/newgidmap for rootless BuildKit;
+  # busybox-static: the shell of the locally assembled BuildKit image
+  packages=(ca-certificates git iproute2 procps jq openssl runc iptables openssh-server vagrant vagrant-libvirt mmdebstrap uidmap busybox-static)
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then

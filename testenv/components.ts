@@ -37,6 +37,12 @@ const COMPONENT_OF_BINARY = {
   // the monitoring layer's images on real nodes
   'node-exporter': 'node-exporter',
   'metrics-server': 'metrics-server',
+  // images built and shipped without a public registry, and manifest checks
+  buildkitd: 'buildkit',
+  buildctl: 'buildkit',
+  registry: 'registry',
+  crane: 'crane',
+  'kube-score': 'kube-score',
 } as const;
 
 export type ComponentBinary = keyof typeof COMPONENT_OF_BINARY;

@@ -7,7 +7,9 @@ import { $ } from 'zx';
 import { UserError } from '../../core/errors.ts';
 import type { Output } from '../../core/output.ts';
 import { etcdImageTag, offlineImageRepository, readVersions, versionsFile } from '../versions.ts';
+import { buildImageSpecs } from './build-images.ts';
 import { flannelImageSpecs } from './flannel-image.ts';
+import { nodeBaseImageArchive } from './node-base-image.ts';
 import { imageComponent, kubeadmImageSpecs, monitoringImageSpecs } from './kubeadm-images.ts';
 import { ociImageArchive } from './oci-image.ts';
 
@@ -25,15 +27,28 @@ export interface ArtifactsManifest {
   readonly images: readonly { readonly reference: string; readonly file: string; readonly manifestDigest: string }[];
   /** Every file, relative to the directory, with its sha256. */
   readonly files: Readonly<Record<string, string>>;
+  /**
+   * The Node base image the demo's builds start from, pushed to the lab registry by `deploy:demo
+   * --artifacts` (never copied to the hosts nor imported into containerd).
+   */
+  readonly baseImage?: { readonly reference: string; readonly file: string; readonly manifestDigest: string; readonly sha256: string; readonly nodeVersion: string };
 }
 
 export const manifestFile = 'manifest.json';
+/** In an artifacts directory: the Debian + Node 24 base image of the demo's builds. */
+export const nodeBaseArchive = 'images/node-base.tar';
 
 export interface ArtifactsSources {
   /** Where the Go-built components are (`$TRACELAB_CACHE/bin`). */
   readonly binDir: string;
   /** runc, from the distribution's package. */
   readonly runc: string;
+  /** A static busybox (Debian's busybox-static): the BuildKit image's shell; default /bin/busybox. */
+  readonly busybox?: string;
+}
+
+function busyboxOf(sources: ArtifactsSources): string {
+  return sources.busybox ?? '/bin/busybox';
 }
 
 /** Binaries copied as they are: artifact path → source path. */
@@ -56,7 +71,7 @@ function binaryCopies(sources: ArtifactsSources): Record<string, string> {
   };
 }
 
-const imageBinaries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'coredns', 'pause', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server', 'flanneld', 'flannel-install-conf'];
+const imageBinaries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'coredns', 'pause', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server', 'flanneld', 'flannel-install-conf', 'registry', 'buildkitd', 'buildctl'];
 
 async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
@@ -72,7 +87,8 @@ export async function readManifest(dir: string): Promise<ArtifactsManifest | und
 
 /** Whether every file the manifest lists is there with its digest. */
 async function intact(dir: string, manifest: ArtifactsManifest): Promise<boolean> {
-  for (const [file, digest] of Object.entries(manifest.files)) {
+  if (manifest.baseImage === undefined) return false;
+  for (const [file, digest] of [...Object.entries(manifest.files), [manifest.baseImage.file, manifest.baseImage.sha256] as const]) {
     try {
       if ((await sha256File(join(dir, file))) !== digest) return false;
     } catch {
@@ -90,17 +106,17 @@ async function intact(dir: string, manifest: ArtifactsManifest): Promise<boolean
 export async function buildArtifacts(out: string, sources: ArtifactsSources, output: Output): Promise<{ changed: boolean; manifest: ArtifactsManifest }> {
   await output.step('Build the pinned components from the Go module proxy (cached)', async () => {
     // The build script fills the same cache the binaries are read from.
-    const built = await $({ nothrow: true, quiet: true, env: { ...process.env, TRACELAB_CACHE: dirname(sources.binDir) } })`bash ${buildScript} node-all node-exporter metrics-server jaeger prometheus etcd kubernetes`;
+    const built = await $({ nothrow: true, quiet: true, env: { ...process.env, TRACELAB_CACHE: dirname(sources.binDir) } })`bash ${buildScript} node-all node-exporter metrics-server jaeger prometheus etcd kubernetes registry buildkit`;
     if (built.exitCode !== 0) throw new UserError(`building the components failed: ${built.stderr.trim().split('\n').slice(-3).join(' | ')} — see the message above, then run again`, { exitCode: 1 });
   });
   const versions = readVersions();
   const copies = binaryCopies(sources);
   const inputs = createHash('sha256').update(await readFile(versionsFile));
-  for (const source of [...Object.values(copies), ...imageBinaries.map((name) => join(sources.binDir, name))].sort()) {
+  for (const source of [...Object.values(copies), ...imageBinaries.map((name) => join(sources.binDir, name)), busyboxOf(sources)].sort()) {
     try {
       inputs.update(`${source}:${await sha256File(source)}\n`);
     } catch {
-      throw new UserError(`${source} is missing — install it (runc: apt-get install runc) or run \`bash ${buildScript} node-all\``);
+      throw new UserError(`${source} is missing — install it (runc: apt-get install runc; busybox: apt-get install busybox-static) or run \`bash ${buildScript} node-all registry buildkit\``);
     }
   }
   const inputsDigest = inputs.digest('hex');
@@ -125,7 +141,7 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
     corednsImageTag: versions.coredns,
   };
   const images: { reference: string; file: string; manifestDigest: string }[] = [];
-  await output.step('Assemble the kubeadm, flannel and monitoring images (OCI archives)', async () => {
+  await output.step('Assemble the kubeadm, flannel, monitoring, registry and BuildKit images (OCI archives)', async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'tracelab-artifacts-'));
     try {
       const clusterConfig = join(scratch, 'cluster.yaml');
@@ -142,7 +158,7 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
       );
       const listed = await $({ quiet: true })`${join(out, 'bin/kubeadm')} config images list --config ${clusterConfig}`;
       const references = listed.stdout.trim().split('\n').filter((line) => line !== '');
-      for (const spec of [...(await kubeadmImageSpecs(references, sources.binDir)), ...(await flannelImageSpecs(sources.binDir)), ...(await monitoringImageSpecs(sources.binDir))]) {
+      for (const spec of [...(await kubeadmImageSpecs(references, sources.binDir)), ...(await flannelImageSpecs(sources.binDir)), ...(await monitoringImageSpecs(sources.binDir)), ...(await buildImageSpecs(sources.binDir, busyboxOf(sources), sources.runc))]) {
         const { archive, manifestDigest } = await ociImageArchive(spec);
         const file = `images/${imageComponent(spec.name)}.tar`;
         await mkdir(join(out, 'images'), { recursive: true });
@@ -154,7 +170,12 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
       await rm(scratch, { recursive: true, force: true });
     }
   });
-  const manifest: ArtifactsManifest = { generator: 'tracelab artifacts build', kubernetesVersion: versions.kubernetes, ...config, inputsDigest, images, files };
+  const baseImage = await output.step('Assemble the Node base image of the demo builds (Debian slim by mmdebstrap, Node from npm)', async () => {
+    const built = await nodeBaseImageArchive({ cacheDir: dirname(sources.binDir) });
+    await writeFile(join(out, nodeBaseArchive), built.archive);
+    return { reference: built.name, file: nodeBaseArchive, manifestDigest: built.manifestDigest, sha256: createHash('sha256').update(built.archive).digest('hex'), nodeVersion: built.nodeVersion };
+  });
+  const manifest: ArtifactsManifest = { generator: 'tracelab artifacts build', kubernetesVersion: versions.kubernetes, ...config, inputsDigest, images, files, baseImage };
   await writeFile(join(out, manifestFile), `${JSON.stringify(manifest, null, 2)}\n`);
   return { changed: true, manifest };
 }

@@ -12,6 +12,8 @@ export interface ImageFile {
 export interface ImageSpec {
   /** The full reference containerd and kubeadm know it by: `registry.k8s.io/pause:3.10.1`. */
   readonly name: string;
+  /** Layers made elsewhere (uncompressed tars, e.g. a root filesystem), below the layer of `files`. */
+  readonly baseLayers?: readonly Buffer[];
   readonly files: readonly ImageFile[];
   readonly config: { readonly Entrypoint?: string[]; readonly Cmd?: string[]; readonly Env?: string[]; readonly User?: string; readonly WorkingDir?: string };
 }
@@ -83,16 +85,16 @@ export async function layerTar(files: readonly ImageFile[]): Promise<Buffer> {
  * no registry at all.
  */
 export async function ociImageArchive(spec: ImageSpec): Promise<{ archive: Buffer; manifestDigest: string }> {
-  const layer = await layerTar(spec.files);
-  const layerDigest = sha256(layer);
+  const layers = [...(spec.baseLayers ?? []), await layerTar(spec.files)];
+  const layerDigests = layers.map(sha256);
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
       created: epoch.toISOString(),
       config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], ...spec.config },
-      rootfs: { type: 'layers', diff_ids: [layerDigest] },
-      history: [{ created: epoch.toISOString(), created_by: 'tracelab artifacts build' }],
+      rootfs: { type: 'layers', diff_ids: layerDigests },
+      history: layers.map(() => ({ created: epoch.toISOString(), created_by: 'tracelab artifacts build' })),
     }),
   );
   const manifest = Buffer.from(
@@ -100,7 +102,7 @@ export async function ociImageArchive(spec: ImageSpec): Promise<{ archive: Buffe
       schemaVersion: 2,
       mediaType: media.manifest,
       config: { mediaType: media.config, digest: sha256(config), size: config.length },
-      layers: [{ mediaType: media.layer, digest: layerDigest, size: layer.length }],
+      layers: layers.map((layer, i) => ({ mediaType: media.layer, digest: layerDigests[i], size: layer.length })),
     }),
   );
   const manifestDigest = sha256(manifest);
@@ -123,6 +125,6 @@ export async function ociImageArchive(spec: ImageSpec): Promise<{ archive: Buffe
   const { archive, done } = newArchive();
   await add(archive, 'oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })), 0o644);
   await add(archive, 'index.json', index, 0o644);
-  for (const blob of [config, manifest, layer]) await add(archive, `blobs/sha256/${sha256(blob).slice('sha256:'.length)}`, blob, 0o644);
+  for (const blob of [config, manifest, ...layers]) await add(archive, `blobs/sha256/${sha256(blob).slice('sha256:'.length)}`, blob, 0o644);
   return { archive: await done(), manifestDigest };
 }

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
-import { containerdConfigPath, renderContainerdConfig } from '../containerd-config.ts';
+import { containerdConfigPath, labRegistryHostsFile, renderContainerdConfig, renderLabRegistryHosts } from '../containerd-config.ts';
+import { readFiles } from '../host-access.ts';
 import { pidFile, serviceRunning, startService, type ServiceSpec } from '../services.ts';
 import { artifactsManifest } from './install-binaries.ts';
-import { cgroupDriverOf, factsOf, type BootstrapContext, type BootstrapStep } from './step.ts';
+import { cgroupDriverOf, factsOf, nodeOf, type BootstrapContext, type BootstrapStep } from './step.ts';
 
 export const containerdService: ServiceSpec = { name: 'containerd', description: 'containerd container runtime (tracelab)', command: '/usr/local/bin/containerd' };
 
@@ -33,9 +34,10 @@ async function importedImages(ctx: BootstrapContext): Promise<Set<string>> {
 
 /** containerd configured for the host, running, with the kubeadm images imported (nothing is pulled). */
 export const containerRuntime: BootstrapStep = {
-  title: 'Configure and start containerd, import the images',
+  title: 'Configure and start containerd (and where the lab registry is), import the images',
   async isDone(ctx) {
-    if ((await ctx.host.read(containerdConfigPath)) !== config(ctx)) return false;
+    const live = await readFiles(ctx.host, [containerdConfigPath, labRegistryHostsFile]);
+    if (live.get(containerdConfigPath) !== config(ctx) || live.get(labRegistryHostsFile) !== renderLabRegistryHosts(nodeOf(ctx).ip)) return false;
     if (!(await serviceRunning(ctx.host, containerdService, factsOf(ctx).systemd))) return false;
     const imported = await importedImages(ctx);
     const images = await imagesToImport(ctx);
@@ -46,6 +48,8 @@ export const containerRuntime: BootstrapStep = {
     const wanted = config(ctx);
     const changed = (await ctx.host.read(containerdConfigPath)) !== wanted;
     await ctx.host.write(containerdConfigPath, wanted);
+    // Read at each pull: no restart needed when only this changes.
+    await ctx.host.write(labRegistryHostsFile, renderLabRegistryHosts(nodeOf(ctx).ip));
     if (changed && (await serviceRunning(ctx.host, containerdService, systemd))) {
       // The supervisor loop starts it again with the new config; only this node's containerd (the loop's child) is stopped.
       await ctx.host.change(systemd ? ['systemctl', 'restart', 'containerd'] : ['sh', '-c', `pkill -P "$(cat ${pidFile(containerdService.name)})" -x containerd; true`]);

@@ -1,6 +1,9 @@
 import { hostPrepCommands, renderHostFiles, sysctls } from '../host-prep.ts';
 import { neededModules } from '../host-facts.ts';
+import { readFiles } from '../host-access.ts';
 import { factsOf, type BootstrapStep } from './step.ts';
+
+const sysctlPath = (key: string): string => `/proc/sys/${key.replaceAll('.', '/')}`;
 
 /** The host's sysctls and swap as they were before the first host prep. */
 export const hostPrepRecord = '/var/lib/tracelab/host-before.json';
@@ -10,20 +13,19 @@ export const hostPrep: BootstrapStep = {
   title: 'Prepare the host (kernel modules, sysctls, swap off)',
   async isDone(ctx) {
     const facts = factsOf(ctx);
-    for (const file of renderHostFiles()) if ((await ctx.host.read(file.path)) !== file.content) return false;
-    for (const [key, value] of Object.entries(sysctls)) {
-      const live = await ctx.host.read(`/proc/sys/${key.replaceAll('.', '/')}`);
-      if (live?.trim() !== value) return false;
-    }
+    const files = renderHostFiles();
+    const live = await readFiles(ctx.host, [...files.map((file) => file.path), ...Object.keys(sysctls).map(sysctlPath)]);
+    if (files.some((file) => live.get(file.path) !== file.content)) return false;
+    if (Object.entries(sysctls).some(([key, value]) => live.get(sysctlPath(key))?.trim() !== value)) return false;
     return facts.swapDevices.length === 0 && neededModules.every((module) => facts.modules.has(module));
   },
   async run(ctx) {
     // What the host had before tracelab, once: `tracelab reset` puts it back.
-    if ((await ctx.host.read(hostPrepRecord)) === undefined) {
-      const before: Record<string, string> = {};
-      for (const key of Object.keys(sysctls)) before[key] = (await ctx.host.read(`/proc/sys/${key.replaceAll('.', '/')}`))?.trim() ?? '';
+    const live = await readFiles(ctx.host, [hostPrepRecord, '/proc/self/mountinfo', ...Object.keys(sysctls).map(sysctlPath)]);
+    if (live.get(hostPrepRecord) === undefined) {
+      const before = Object.fromEntries(Object.keys(sysctls).map((key) => [key, live.get(sysctlPath(key))?.trim() ?? '']));
       // The kubelet bind-mounts its root directory onto itself: reset takes off only what was added.
-      const mountinfo = (await ctx.host.read('/proc/self/mountinfo')) ?? '';
+      const mountinfo = live.get('/proc/self/mountinfo') ?? '';
       const kubeletMountIds = mountinfo
         .split('\n')
         .filter((line) => line.split(' ')[4] === '/var/lib/kubelet')

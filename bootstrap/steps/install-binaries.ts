@@ -38,7 +38,10 @@ export const installBinaries: BootstrapStep = {
       installed = await installOnline(ctx.host, factsOf(ctx), ctx.lab.kubernetesVersion, ctx.dryRun);
     } else {
       const manifest = await artifactsManifest(source.dir);
-      for (const { from, to } of installs) await ctx.host.change(['install', '-D', '-m', '0755', join(source.hostDir, from), to]);
+      const commands = installs.map(({ from, to }) => ['install', '-D', '-m', '0755', join(source.hostDir, from), to]);
+      // A dry run shows each install; a real one makes them in one round trip to the host.
+      if (ctx.dryRun) for (const command of commands) await ctx.host.change(command);
+      else await ctx.host.change(['sh', '-c', 'set -e; while [ $# -gt 0 ]; do install -D -m 0755 "$1" "$2"; shift 2; done', 'install-files', ...installs.flatMap(({ from, to }) => [join(source.hostDir, from), to])]);
       installed = Object.fromEntries(installs.map(({ from, to }) => [to, manifest.files[from] ?? '']));
     }
     // What reset may remove: only these paths, and only while they still hold what was installed.

@@ -2,12 +2,19 @@ import { UserError } from '../../core/errors.ts';
 import { containerdSocket, kubeadmConfigYaml, renderKubeadmJoinConfig } from '../kubeadm-config.ts';
 import { startService, stopServiceCommand } from '../services.ts';
 import { createCgroupScript, kubeletService } from './kubeadm-init.ts';
-import { factsOf, nodeOf, type BootstrapStep } from './step.ts';
+import { factsOf, nodeOf, type BootstrapContext, type BootstrapStep } from './step.ts';
 
 /** Where the join's config lives while `kubeadm join` runs: it holds the token, so it is 0600 and removed after. */
 export const kubeadmJoinConfigFile = '/etc/tracelab/kubeadm-join.yaml';
 export const kubeletConf = '/etc/kubernetes/kubelet.conf';
 export const kubeletCgroupRootFile = '/etc/tracelab/kubelet-cgroup-root';
+
+/** What `kubeadm join` writes first: any of them means an earlier join got under way. */
+const joinLeftovers = ['/etc/kubernetes/bootstrap-kubelet.conf', kubeletConf, '/etc/kubernetes/pki/ca.crt'];
+
+async function joinStarted(ctx: BootstrapContext): Promise<boolean> {
+  return (await ctx.host.probe(['sh', '-c', 'for f; do [ -e "$f" ] && exit 0; done; exit 1', 'join-leftovers', ...joinLeftovers])).exitCode === 0;
+}
 
 /** A worker joins the cluster with the ticket the control plane just made (ctx.join). */
 export const kubeadmJoin: BootstrapStep = {
@@ -32,7 +39,7 @@ export const kubeadmJoin: BootstrapStep = {
     }
     // A join stopped half-way left a kubelet waiting for its config: start over cleanly.
     await ctx.host.change(stopServiceCommand('kubelet'));
-    await ctx.host.change(['sh', '-c', `[ -d /etc/kubernetes ] && kubeadm reset --force --cri-socket ${containerdSocket}; true`]);
+    if (await joinStarted(ctx)) await ctx.host.change(['kubeadm', 'reset', '--force', '--cri-socket', containerdSocket]);
     if (ctx.lab.kubeletCgroupRoot !== undefined) {
       await ctx.host.change(['sh', '-c', createCgroupScript, 'create-cgroup', ctx.lab.kubeletCgroupRoot]);
       // For reset, which removes it once the pods are gone (a control plane's is in its kubeadm config).

@@ -1,5 +1,6 @@
 import { exitCodes, UserError } from '../../core/errors.ts';
 import { archOf, onlineEndpoints, packageFamily } from '../artifacts/online.ts';
+import { readFiles } from '../host-access.ts';
 import { gatherHostFacts } from '../host-facts.ts';
 import { contains, networkOfAddress, overlaps, parseCidr } from '../options.ts';
 import { failures, judgeHost, standaloneRequirements, workerRequirements } from '../preflight.ts';
@@ -35,7 +36,8 @@ export const preflight: BootstrapStep = {
     const podNetworks = [parseCidr(ctx.lab.podSubnet, '--pod-subnet'), parseCidr(ctx.lab.serviceSubnet, '--service-subnet')];
     const hostAddresses = facts.addresses.filter((address) => !podNetworks.some((network) => contains(network, address.split('/')[0] ?? '')));
     ctx.node = resolveNode({ ...facts, addresses: hostAddresses }, ctx.lab.nodeName, ctx.lab.nodeIP);
-    const alreadyInitialized = (await ctx.host.read('/etc/kubernetes/kubelet.conf')) !== undefined;
+    const live = await readFiles(ctx.host, ['/etc/kubernetes/kubelet.conf', installedRecord]);
+    const alreadyInitialized = live.get('/etc/kubernetes/kubelet.conf') !== undefined;
     const findings = judgeHost(facts, { ...(ctx.lab.role === 'worker' ? workerRequirements : standaloneRequirements), alreadyInitialized });
     for (const finding of findings.filter((f) => f.severity === 'warn')) ctx.output.warn(`${ctx.host.name}: ${finding.check}: ${finding.message}`);
     for (const [flag, subnet] of [['--pod-subnet', ctx.lab.podSubnet], ['--service-subnet', ctx.lab.serviceSubnet]] as const) {
@@ -50,7 +52,7 @@ export const preflight: BootstrapStep = {
     if (failed.length > 0) {
       throw new UserError(`${ctx.host.name} is not ready for Kubernetes: ${failed.map((f) => `${f.check}: ${f.message}`).join('; ')}`);
     }
-    await refuseForeignRuntime(ctx);
+    await refuseForeignRuntime(ctx, live.get(installedRecord));
     if (ctx.lab.source.kind === 'online') await checkOnlineSources(ctx, facts);
   },
 };
@@ -59,8 +61,8 @@ export const preflight: BootstrapStep = {
  * A containerd, runc or kubelet tracelab did not install (Docker's containerd.io, a distribution
  * package, a hand install) would be overwritten now and deleted by reset: refused, naming what.
  */
-async function refuseForeignRuntime(ctx: BootstrapContext): Promise<void> {
-  const ours = new Set(Object.keys(JSON.parse((await ctx.host.read(installedRecord)) ?? '{}') as Record<string, string>));
+async function refuseForeignRuntime(ctx: BootstrapContext, record: string | undefined): Promise<void> {
+  const ours = new Set(Object.keys(JSON.parse(record ?? '{}') as Record<string, string>));
   const paths = [...new Set([...installs.map(({ to }) => to), '/usr/local/bin/runc'])];
   const present = await ctx.host.probe(['sh', '-c', 'for p in "$@"; do [ -e "$p" ] && echo "$p"; done; [ -S /run/containerd/containerd.sock ] && echo /run/containerd/containerd.sock; true', 'existing', ...paths]);
   const foreign = present.stdout.split('\n').filter((path) => path !== '' && !ours.has(path) && !(path.endsWith('.sock') && ours.has('/usr/local/bin/containerd')));

@@ -42,6 +42,8 @@ export interface RequestOptions {
   readonly contentType?: string;
   /** 'text': the body as it came (a pod's log); default: the body parsed as JSON. */
   readonly responseType?: 'json' | 'text';
+  /** An Accept header of its own (a registry's manifest types through the service proxy). */
+  readonly accept?: string;
 }
 
 export interface ListResult<T> {
@@ -183,7 +185,7 @@ class HttpKubeClient implements KubeClient {
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const headers: Record<string, string> = { Accept: options.responseType === 'text' ? 'text/plain, */*' : 'application/json' };
+    const headers: Record<string, string> = { Accept: options.accept ?? (options.responseType === 'text' ? 'text/plain, */*' : 'application/json') };
     if (options.body !== undefined) headers['Content-Type'] = options.contentType ?? 'application/json';
     try {
       return await this.transport.send(method, url, headers, options.body === undefined ? undefined : JSON.stringify(options.body), signal);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderContainerdConfig } from '../../bootstrap/containerd-config.ts';
+import { labRegistryHostsFile, renderContainerdConfig, renderLabRegistryHosts } from '../../bootstrap/containerd-config.ts';
 
 describe('renderContainerdConfig()', () => {
   const input = { systemdCgroup: true, restrictOomScoreAdj: false, sandboxImage: 'registry.k8s.io/pause:3.10.1', cniBinDir: '/opt/cni/bin' };
@@ -24,5 +24,18 @@ describe('renderContainerdConfig()', () => {
     assert.match(text, /\[plugins\.'io\.containerd\.cri\.v1\.images'\.pinned_images\]\n {2}sandbox = "registry\.k8s\.io\/pause:3\.10\.1"/);
     assert.match(text, /config_path = "\/etc\/containerd\/certs\.d"/);
     assert.match(text, /bin_dirs = \["\/opt\/cni\/bin"\]/);
+  });
+});
+
+describe('renderLabRegistryHosts()', () => {
+  it("sends the lab registry's name to this node's own address at the NodePort, over plain HTTP, for pulls only", () => {
+    const text = renderLabRegistryHosts('10.0.0.11');
+    assert.match(text, /^server = "http:\/\/10\.0\.0\.11:30500"$/m);
+    assert.match(text, /^\[host\."http:\/\/10\.0\.0\.11:30500"\]\n {2}capabilities = \["pull", "resolve"\]$/m);
+    assert.equal(labRegistryHostsFile, '/etc/containerd/certs.d/tracelab-registry:5000/hosts.toml');
+  });
+
+  it('brackets an IPv6 node address', () => {
+    assert.match(renderLabRegistryHosts('fd00::11'), /^server = "http:\/\/\[fd00::11\]:30500"$/m);
   });
 });

@@ -69,10 +69,12 @@ describe('tracelab bootstrap on a real node', () => {
     if (!ready(t)) return;
     const first = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(first.status, 0, first.stderr);
-    assert.match(first.stderr, /wrote 25 files in .* \(Kubernetes v1\.37\.2, 12 images\)/);
+    assert.match(first.stderr, /wrote 27 files in .* \(Kubernetes v1\.37\.2, 14 images, the Node v24\.\d+\.\d+ base image\)/);
     const manifest = JSON.parse(readFileSync(join(artifacts, 'manifest.json'), 'utf8')) as { images: { reference: string }[] };
     assert.deepEqual(manifest.images.map((i) => i.reference).sort(), [
       'cr.jaegertracing.io/jaegertracing/jaeger:2.13.0',
+      'docker.io/library/registry:3.1.2',
+      'docker.io/moby/buildkit:v0.34.2',
       'quay.io/prometheus/node-exporter:v1.11.1',
       'quay.io/prometheus/prometheus:v3.16.0',
       'registry.k8s.io/metrics-server/metrics-server:v0.8.0',
@@ -88,7 +90,7 @@ describe('tracelab bootstrap on a real node', () => {
     const mtime = statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs;
     const again = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stderr, /are up to date \(25 files\)/);
+    assert.match(again.stderr, /are up to date \(27 files\)/);
     assert.equal(statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs, mtime, 'nothing rewritten');
   });
 
@@ -257,7 +259,7 @@ describe('tracelab bootstrap on a real node', () => {
     await killed.stop(0);
     const resumed = await tracelab(...bootstrapArgs('--no-layers'));
     assert.equal(resumed.status, 0, resumed.stderr);
-    assert.match(resumed.stderr, /✓ lab1: Configure and start containerd, import the images \(already done\)/);
+    assert.match(resumed.stderr, /✓ lab1: Configure and start containerd \(and where the lab registry is\), import the images \(already done\)/);
     kube = createKube({ kubeconfig, context: 'tracelab' });
     await waitForReady(kube, [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'coredns', namespace: 'kube-system' } }], { timeoutMs: 120_000 });
     await kube.close();

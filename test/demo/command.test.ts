@@ -13,11 +13,19 @@ const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], {
 const images = 'frontend=registry.invalid/f:1,backend=registry.invalid/b:1';
 
 describe('tracelab deploy demo', () => {
-  it('says in one line that --images is required until the in-cluster build lands', () => {
-    const result = run('deploy', 'demo');
-    assert.equal(result.status, 2);
-    assert.match(result.stderr, /--images is required until the in-cluster image build lands: pass prebuilt images as --images frontend=REF,backend=REF/);
-    assert.equal(result.stderr.trim().split('\n').length, 1);
+  it('without --images builds in the cluster, but checks every flag first: one line, exit 2, before any cluster is contacted', () => {
+    const cases: [string[], RegExp][] = [
+      [['--builder', 'docker'], /^--builder 'docker' is not a builder tracelab knows: pass --builder buildkit or --builder kaniko$/],
+      [['--replicas', '0'], /^--replicas '0' must be an integer from 1 to 20$/],
+      [['--artifacts', '/nonexistent'], /^\/nonexistent has no images\/node-base\.tar: make it with `tracelab artifacts build --out \/nonexistent`$/],
+      [['--artifacts', '/nonexistent', '--node-image', 'example.com/node:24'], /^--artifacts and --node-image both choose the base image: pass one of them$/],
+    ];
+    for (const [args, message] of cases) {
+      const result = run('--kubeconfig', '/nonexistent/kubeconfig', 'deploy', 'demo', ...args);
+      assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr.trim(), message);
+      assert.equal(result.stderr.trim().split('\n').length, 1);
+    }
   });
 
   it('rejects a bad --timeout before touching the cluster', () => {
@@ -68,7 +76,7 @@ describe('tracelab render demo', () => {
     try {
       const result = run('render', 'demo', '--out', dir, '--images', images);
       assert.equal(result.status, 0, result.stderr);
-      assert.match(result.stderr, /demo: wrote 11 files to/);
+      assert.match(result.stderr, /demo: wrote 18 files to/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -25,7 +25,7 @@ describe('parseDemoOptions()', () => {
   });
 
   const bad: [string, Record<string, string>, RegExp][] = [
-    ['missing images', {}, /--images is required until the in-cluster image build lands: pass prebuilt images as --images frontend=REF,backend=REF/],
+    ['missing images', {}, /--images is required here: pass prebuilt images as --images frontend=REF,backend=REF, or let `tracelab deploy demo` \(npm run deploy:demo\) build them in the cluster/],
     ['an image for one service only', { images: 'frontend=a/b:1' }, /--images has no image for backend/],
     ['an unknown service', { images: 'database=a/b:1' }, /unknown service 'database'/],
     ['a malformed reference', { images: 'frontend=Not An Image,backend=a/b:1' }, /is not an image reference/],

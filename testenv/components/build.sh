@@ -4,6 +4,7 @@
 #   bash testenv/components/build.sh                     # all, in dependency-friendly order
 #   bash testenv/components/build.sh jaeger prometheus   # a subset
 #   bash testenv/components/build.sh node-all            # the real-node components (NODE below)
+#   bash testenv/components/build.sh buildkit registry crane kube-score   # image builds, manifest checks
 #
 # Each component is built from a small wrapper module under $CACHE/src/<name>/ that requires
 # the upstream module and mirrors its replace/exclude directives (upstream go.mod files use
@@ -31,7 +32,9 @@ export CGO_ENABLED=0
 NODE=(pause cni crictl containerd coredns node flannel)
 # The monitoring layer's programs that are not test components already (jaeger, prometheus): its images on real nodes.
 MONITORING=(node-exporter metrics-server)
-ALL=(jaeger prometheus etcd kubernetes kwok "${NODE[@]}" "${MONITORING[@]}")
+# Images built and shipped without a public registry (BuildKit, a local registry, crane) and kube-score's manifest checks.
+IMAGE_TOOLS=(buildkit registry crane kube-score)
+ALL=(jaeger prometheus etcd kubernetes kwok "${NODE[@]}" "${MONITORING[@]}" "${IMAGE_TOOLS[@]}")
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -229,6 +232,34 @@ build_flannel() {
     "github.com/containernetworking/plugins/plugins/meta/flannel@$FLANNEL_CNI_PLUGIN_VERSION"
 }
 
+# `go install` refuses a module whose go.mod has exclude directives, as BuildKit's has: built in a copy.
+build_buildkit() {
+  local m=github.com/moby/buildkit src=$SRC/buildkit upstream
+  upstream=$(go mod download -json "$m@$BUILDKIT_VERSION" | jq -r .Dir) || die "cannot download $m@$BUILDKIT_VERSION from the module proxy"
+  rm -rf "$src" && cp -r "$upstream" "$src" && chmod -R u+w "$src"
+  (
+    cd "$src"
+    export GOFLAGS="$GOFLAGS -mod=mod"
+    quiet_go build -trimpath -ldflags="-s -w -X $m/version.Version=$BUILDKIT_VERSION -X $m/version.Revision=tracelab" \
+      -o "$BIN/" ./cmd/buildkitd ./cmd/buildctl
+  )
+}
+
+build_registry() {
+  local m=github.com/distribution/distribution/v3
+  go_install "$BIN" "-X $m/version.version=$DISTRIBUTION_VERSION -X $m/version.revision=tracelab" "" \
+    "$m/cmd/registry@$DISTRIBUTION_VERSION"
+}
+
+build_crane() {
+  local m=github.com/google/go-containerregistry
+  go_install "$BIN" "-X $m/cmd/crane/cmd.Version=$GO_CONTAINERREGISTRY_VERSION" "" "$m/cmd/crane@$GO_CONTAINERREGISTRY_VERSION"
+}
+
+# goreleaser sets main.version to the tag without its v
+build_kube-score() {
+  go_install "$BIN" "-X main.version=${KUBE_SCORE_VERSION#v}" "" "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
+}
 
 # The pause program is ours (testenv/components/pause/main.go): its version is its source's hash.
 pause_version() { sha256sum "$here/pause/main.go" | cut -c1-16; }
@@ -280,6 +311,10 @@ component() {
     node-exporter) echo "$NODE_EXPORTER_VERSION bin/node-exporter" ;;
     metrics-server) echo "$METRICS_SERVER_VERSION bin/metrics-server" ;;
     pause) echo "$(pause_version) bin/pause" ;;
+    buildkit) echo "$BUILDKIT_VERSION bin/buildkitd bin/buildctl" ;;
+    registry) echo "$DISTRIBUTION_VERSION bin/registry" ;;
+    crane) echo "$GO_CONTAINERREGISTRY_VERSION bin/crane" ;;
+    kube-score) echo "$KUBE_SCORE_VERSION bin/kube-score" ;;
     *) die "unknown component '$1' (known: ${ALL[*]} ${NODE[*]}; node-all = ${NODE[*]})" ;;
   esac
 }
