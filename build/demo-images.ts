@@ -1,23 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { KubeClient } from '../core/kube/client.ts';
 import type { Output } from '../core/output.ts';
 import { UserError, exitCodes } from '../core/errors.ts';
 import { demoServices, type DemoService } from '../demo/options.ts';
 import { inClusterRegistryHost, labRegistryHost, labRepository } from '../registry/address.ts';
 import { BuildFailedError, type Builder } from './builder.ts';
+import type { DemoSources } from './demo-sources.ts';
 import { labManifestDigest } from './lab-registry.ts';
-
-/** One service's sources: a key that changes exactly when its image would, and the build context. */
-export interface ServiceSources {
-  /** Hex digest of what goes into this service's image (the files it copies, the Dockerfile, the build args). */
-  readonly key: string;
-  readonly context: () => Readable;
-}
 
 export interface DemoImagesPlan {
   readonly builder: Builder;
-  readonly sources: Readonly<Record<DemoService, ServiceSources>>;
+  readonly sources: Pick<DemoSources, 'keys' | 'context'>;
   /** The Dockerfile's NODE_IMAGE (a base image in the lab registry for air-gapped builds); undefined: the Dockerfile's default. */
   readonly nodeImage: string | undefined;
 }
@@ -44,7 +37,7 @@ export async function buildDemoImages(kube: KubeClient, plan: DemoImagesPlan, op
     demoServices.map(async (service) => {
       const repository = labRepository(service);
       // The base image is part of what the image is made of.
-      const tag = sourcesTag(createHash('sha256').update(`${plan.sources[service].key}\n${plan.nodeImage ?? 'default'}\n`).digest('hex'));
+      const tag = sourcesTag(createHash('sha256').update(`${plan.sources.keys[service]}\n${plan.nodeImage ?? 'default'}\n`).digest('hex'));
       const existing = await labManifestDigest(kube, repository, tag);
       if (existing !== undefined) {
         output.info(`  ${service}: sources unchanged — ${repository}:${tag} is in the lab registry`);
@@ -74,7 +67,7 @@ async function buildOne(plan: DemoImagesPlan, service: DemoService, repository: 
         label: service,
         image: `${inClusterRegistryHost}/${repository}:${tag}`,
         buildArgs: { SERVICE: service, ...(plan.nodeImage === undefined ? {} : { NODE_IMAGE: plan.nodeImage }) },
-        context: plan.sources[service].context,
+        context: await plan.sources.context(),
         cacheImage: `${inClusterRegistryHost}/${labRepository('cache')}:${service}`,
         insecureRegistries: [inClusterRegistryHost],
       },
@@ -86,7 +79,8 @@ async function buildOne(plan: DemoImagesPlan, service: DemoService, repository: 
   } catch (err) {
     if (err instanceof BuildFailedError) {
       for (const line of err.logTail) options.output.info(`  ${service} │ ${line}`);
-      throw new UserError(`${err.message} — the running demo was left as it was; fix the step and run deploy:demo again`, { exitCode: exitCodes.buildFailed, cause: err });
+      const fix = err.step === undefined ? 'fix the cause' : 'fix the step';
+      throw new UserError(`${err.message} — the running demo was left as it was; ${fix} and run deploy:demo again`, { exitCode: exitCodes.buildFailed, cause: err });
     }
     throw err;
   }

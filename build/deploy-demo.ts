@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GlobalOptions } from '../core/context.ts';
 import { UserError } from '../core/errors.ts';
@@ -19,7 +18,7 @@ import { buildDemoImages } from './demo-images.ts';
 import { demoSources } from './demo-sources.ts';
 import { labManifestDigest } from './lab-registry.ts';
 import { pushImageArchive } from './push-image.ts';
-import { nodeBaseArchive } from '../bootstrap/artifacts/build.ts';
+import { nodeBaseArchive, readManifest } from '../bootstrap/artifacts/build.ts';
 
 export const builderNames = ['buildkit', 'kaniko'] as const;
 export type BuilderName = (typeof builderNames)[number];
@@ -78,7 +77,7 @@ export async function buildAndDeployDemo(globals: GlobalOptions, given: Readonly
         let nodeImage = settings.nodeImage;
         if (settings.artifacts !== undefined) nodeImage = await pushNodeBase(kube, settings.artifacts, globals);
         return output.step(dryRun ? 'Images (dry run: nothing is built)' : `Build the images in the cluster (${builder})`, () =>
-          buildDemoImages(kube, { builder: builderFor(builder, kube), sources: sources.services, nodeImage }, { dryRun, output, signal: globals.signal ?? new AbortController().signal }),
+          buildDemoImages(kube, { builder: builderFor(builder, kube), sources, nodeImage }, { dryRun, output, signal: globals.signal ?? new AbortController().signal }),
         );
       },
       timeoutMs,
@@ -89,22 +88,22 @@ export async function buildAndDeployDemo(globals: GlobalOptions, given: Readonly
   await upLayer(globals, demoLayer, { ...given, images: demoServices.map((service) => `${service}=${images[service]}`).join(',') }, flags, layers);
 }
 
-/** The artifacts' Node base image in the lab registry (pushed once), as the builder pulls it. */
+/** The artifacts' Node base image in the lab registry (pushed once, found again by its digest), as the builder pulls it. */
 async function pushNodeBase(kube: KubeClient, artifacts: string, globals: GlobalOptions): Promise<string> {
   const repository = labRepository('node-base');
-  const archive = join(artifacts, nodeBaseArchive);
-  const tag = `archive-${createHash('sha256').update(await readFile(archive)).digest('hex').slice(0, 20)}`;
-  const existing = await labManifestDigest(kube, repository, tag);
-  if (existing !== undefined) return `${inClusterRegistryHost}/${repository}@${existing}`;
+  const base = (await readManifest(artifacts))?.baseImage;
+  if (base === undefined) throw new UserError(`${artifacts} has no Node base image: make it again with \`tracelab artifacts build --out ${artifacts}\``);
+  const reference = `${inClusterRegistryHost}/${repository}@${base.manifestDigest}`;
+  if ((await labManifestDigest(kube, repository, base.manifestDigest)) !== undefined) return reference;
   if (globals.dryRun) {
-    globals.output.info(`  would push the Node base image of ${artifacts} to the lab registry as ${repository}:${tag}`);
-    return `${inClusterRegistryHost}/${repository}:${tag}`;
+    globals.output.info(`  would push the Node base image of ${artifacts} to the lab registry (${repository}@${base.manifestDigest.slice(0, 19)}…)`);
+    return reference;
   }
   return globals.output.step('Push the Node base image to the lab registry', async () => {
     const forward = await forwardToService(kube, registryNamespace, 'registry', registryPort);
     try {
-      const digest = await pushImageArchive(archive, new URL(`http://127.0.0.1:${String(forward.port)}`), repository, tag);
-      return `${inClusterRegistryHost}/${repository}@${digest}`;
+      await pushImageArchive(join(artifacts, base.file), new URL(`http://127.0.0.1:${String(forward.port)}`), repository, base.nodeVersion.replace(/^v/, ''));
+      return reference;
     } finally {
       await forward.close();
     }

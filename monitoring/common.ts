@@ -77,8 +77,18 @@ export interface Resources {
   readonly limits: { readonly cpu: string; readonly memory: string };
 }
 
-export function resourceRequirements(resources: Resources): V1ResourceRequirements {
-  return { requests: { ...resources.requests }, limits: { ...resources.limits } };
+/** Local disk a container may use: its logs, its writable layer and the pod's emptyDir volumes. */
+export interface EphemeralStorage {
+  readonly request: string;
+  readonly limit: string;
+}
+
+/** CPU and memory, plus ephemeral storage: a second argument so that no container goes without it. */
+export function resourceRequirements(resources: Resources, storage: EphemeralStorage): V1ResourceRequirements {
+  return {
+    requests: { ...resources.requests, 'ephemeral-storage': storage.request },
+    limits: { ...resources.limits, 'ephemeral-storage': storage.limit },
+  };
 }
 
 /**
@@ -95,9 +105,32 @@ export const componentResources = {
   metricsServer: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
 } as const satisfies Record<string, Resources>;
 
+/**
+ * A lab host's disk is small: past its limit the kubelet evicts the one pod rather than let the
+ * node fill and evict everything. The kubelet counts the container's logs (it rotates them at
+ * 5 × 10Mi by default), its writable layer (read-only here) and the pod's disk-backed emptyDirs,
+ * so each limit is the pod's emptyDir size limits plus room for the logs. Prometheus' TSDB volume
+ * follows --retention-size: monitoring/prometheus.ts sizes it.
+ */
+export const componentEphemeralStorage = {
+  jaeger: { request: '64Mi', limit: '256Mi' }, // /tmp 64Mi
+  grafana: { request: '128Mi', limit: '768Mi' }, // SQLite data 512Mi, /tmp 64Mi
+  nodeExporter: { request: '16Mi', limit: '64Mi' }, // logs only
+  metricsServer: { request: '16Mi', limit: '128Mi' }, // serving certificate in /tmp 16Mi
+} as const satisfies Record<string, EphemeralStorage>;
+
 /** Every container of the layer goes through here, so none lacks hardening or resources. */
 export function hardenedContainer(container: V1Container & { resources: V1ResourceRequirements }): V1Container {
   return Object.assign({ imagePullPolicy: 'IfNotPresent' }, container, { securityContext: structuredClone(restrictedContainerSecurity) });
+}
+
+/**
+ * The kube-score checks a workload skips (`kube-score/ignore`), each one justified in the README's
+ * table. Every workload pulls IfNotPresent: an air-gapped lab imports its images into containerd
+ * and has no registry to pull them from again, and every image is pinned by exact tag.
+ */
+export function kubeScoreIgnores(...checks: string[]): Record<string, string> {
+  return { 'kube-score/ignore': ['container-image-pull-policy', ...checks].join(',') };
 }
 
 /** A short digest of a config file, put in a pod annotation so a config change rolls the pods. */
@@ -121,6 +154,8 @@ export interface SingletonDeploymentProps {
   /** Digest of the rendered config files: a config change rolls the pod. */
   readonly configHash: string;
   readonly podSpec: V1PodSpec;
+  /** kube-score checks this workload skips beyond the image pull policy (justified in the README). */
+  readonly kubeScoreIgnores?: readonly string[];
 }
 
 /**
@@ -132,7 +167,7 @@ export function singletonDeployment(props: SingletonDeploymentProps): V1Deployme
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: app, namespace, labels },
+    metadata: { name: app, namespace, labels, annotations: kubeScoreIgnores(...(props.kubeScoreIgnores ?? [])) },
     spec: {
       replicas: 1,
       strategy: { type: 'Recreate' },

@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are classes without behaviour; manifests are plain objects typed by them. */
 import type { KubernetesObject, V1ConfigMap, V1EnvVar, V1Secret, V1Service } from '@kubernetes/client-node';
 import {
+  componentEphemeralStorage,
   componentResources,
   configHash,
   generatedYaml,
@@ -148,6 +149,8 @@ export function renderGrafana(options: GrafanaOptions): KubernetesObject[] {
     namespace,
     labels,
     metrics: { port: grafanaPort },
+    // UID 472 is the image's own user, which owns its files (as Grafana's Helm chart runs it).
+    kubeScoreIgnores: ['container-security-context-user-group-id'],
     configHash: configHash(...Object.values(provisioning.data ?? {}), ...Object.values(dashboards.data ?? {})),
     podSpec: {
       automountServiceAccountToken: false,
@@ -158,9 +161,10 @@ export function renderGrafana(options: GrafanaOptions): KubernetesObject[] {
           image: images.grafana,
           env,
           ports: [{ name: 'http', containerPort: grafanaPort }],
+          // /api/health also checks the database (ready); /healthz only that the web server runs (alive).
           readinessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 5 },
-          livenessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 15, failureThreshold: 6 },
-          resources: resourceRequirements(componentResources.grafana),
+          livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 15, failureThreshold: 6 },
+          resources: resourceRequirements(componentResources.grafana, componentEphemeralStorage.grafana),
           volumeMounts: [
             { name: 'provisioning', mountPath: '/etc/grafana/provisioning/datasources/datasources.yaml', subPath: 'datasources.yaml', readOnly: true },
             { name: 'provisioning', mountPath: '/etc/grafana/provisioning/dashboards/dashboards.yaml', subPath: 'dashboards.yaml', readOnly: true },

@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are classes without behaviour; manifests are plain objects typed by them. */
 import type { KubernetesObject, V1ConfigMap, V1Service } from '@kubernetes/client-node';
 import {
+  componentEphemeralStorage,
   componentResources,
   configHash,
   generatedYaml,
@@ -129,9 +130,11 @@ export function renderJaeger(options: JaegerOptions): KubernetesObject[] {
             { name: 'health', containerPort: ports.health },
             { name: 'metrics', containerPort: ports.metrics },
           ],
+          // Ready when its pipeline reports healthy; alive while its health server accepts
+          // connections: a restart does not cure a component that is merely unhealthy.
           readinessProbe: { httpGet: { path: '/status', port: 'health' }, periodSeconds: 5 },
-          livenessProbe: { httpGet: { path: '/status', port: 'health' }, periodSeconds: 15, failureThreshold: 4 },
-          resources: resourceRequirements(componentResources.jaeger),
+          livenessProbe: { tcpSocket: { port: 'health' }, periodSeconds: 15, failureThreshold: 4 },
+          resources: resourceRequirements(componentResources.jaeger, componentEphemeralStorage.jaeger),
           volumeMounts: [
             { name: 'config', mountPath: '/etc/jaeger', readOnly: true },
             { name: 'tmp', mountPath: '/tmp' },

@@ -8,6 +8,7 @@ import { dashboardNames, type DashboardName } from './grafana-dashboards.ts';
 import { renderGrafana } from './grafana.ts';
 import { renderJaeger } from './jaeger.ts';
 import { renderMetricsServer } from './metrics-server.ts';
+import { renderMonitoringNetworkPolicies } from './network-policies.ts';
 import { renderNodeExporter } from './node-exporter.ts';
 import type { KubeletTls } from './prometheus-config.ts';
 import { renderPrometheus } from './prometheus.ts';
@@ -168,7 +169,8 @@ export function parseMonitoringOptions(raw: Readonly<MonitoringRawOptions>): Mon
 
 /**
  * Everything a person needs to browse traces and metrics: Jaeger v2, Prometheus v3 with rules,
- * Grafana with provisioned datasources and dashboards, node-exporter and metrics-server.
+ * Grafana with provisioned datasources and dashboards, node-exporter and metrics-server, and the
+ * NetworkPolicies between them.
  */
 export function renderMonitoring(options: MonitoringOptions): KubernetesObject[] {
   return [
@@ -179,6 +181,8 @@ export function renderMonitoring(options: MonitoringOptions): KubernetesObject[]
     ...(options.grafana ? renderGrafana({ dashboards: options.dashboards }) : []),
     ...renderNodeExporter({ nodeSelector: options.nodeSelector }),
     ...(options.metricsServer ? renderMetricsServer({ kubeletTls: options.kubeletTls }) : []),
+    // Default deny per namespace plus the flows above; node-exporter's host network is outside them.
+    ...renderMonitoringNetworkPolicies({ grafana: options.grafana, metricsServer: options.metricsServer }),
   ];
 }
 

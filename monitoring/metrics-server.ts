@@ -9,7 +9,7 @@ import type {
   V1Service,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
-import { componentResources, hardenedContainer, images, labelsFor, namespaces, resourceRequirements, restrictedPodSecurity } from './common.ts';
+import { componentEphemeralStorage, componentResources, hardenedContainer, images, kubeScoreIgnores, labelsFor, namespaces, resourceRequirements, restrictedPodSecurity } from './common.ts';
 import type { KubeletTls } from './prometheus-config.ts';
 
 export interface MetricsServerOptions {
@@ -26,7 +26,7 @@ export interface MetricsServerOptions {
 }
 
 const name = 'metrics-server';
-const securePort = 10250;
+export const metricsServerPort = 10250;
 const rbac = 'rbac.authorization.k8s.io';
 
 export function renderMetricsServer(options: MetricsServerOptions): KubernetesObject[] {
@@ -90,7 +90,7 @@ export function renderMetricsServer(options: MetricsServerOptions): KubernetesOb
   const deployment: V1Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace, labels },
+    metadata: { name, namespace, labels, annotations: kubeScoreIgnores() },
     spec: {
       replicas: 1,
       selector: { matchLabels: selector },
@@ -100,7 +100,8 @@ export function renderMetricsServer(options: MetricsServerOptions): KubernetesOb
         spec: {
           serviceAccountName: name,
           priorityClassName: 'system-cluster-critical',
-          securityContext: restrictedPodSecurity(1000),
+          // 65534, the user its image declares (upstream's manifest picks 1000, which collides with host users).
+          securityContext: restrictedPodSecurity(),
           tolerations: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }],
           containers: [
             hardenedContainer({
@@ -108,16 +109,16 @@ export function renderMetricsServer(options: MetricsServerOptions): KubernetesOb
               image: images.metricsServer,
               args: [
                 '--cert-dir=/tmp',
-                `--secure-port=${securePort}`,
+                `--secure-port=${metricsServerPort}`,
                 '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
                 '--kubelet-use-node-status-port',
                 '--metric-resolution=15s',
                 ...(options.kubeletTls === 'insecure' ? ['--kubelet-insecure-tls'] : []),
               ],
-              ports: [{ name: 'https', containerPort: securePort, protocol: 'TCP' }],
+              ports: [{ name: 'https', containerPort: metricsServerPort, protocol: 'TCP' }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' }, periodSeconds: 10, initialDelaySeconds: 20 },
               livenessProbe: { httpGet: { path: '/livez', port: 'https', scheme: 'HTTPS' }, periodSeconds: 10, failureThreshold: 3 },
-              resources: resourceRequirements(componentResources.metricsServer),
+              resources: resourceRequirements(componentResources.metricsServer, componentEphemeralStorage.metricsServer),
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
             }),
           ],

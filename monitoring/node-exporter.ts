@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are classes without behaviour; manifests are plain objects typed by them. */
 import type { KubernetesObject, V1DaemonSet, V1Service } from '@kubernetes/client-node';
-import { componentResources, hardenedContainer, images, labelsFor, namespaces, resourceRequirements, selectorFor } from './common.ts';
+import { componentEphemeralStorage, componentResources, hardenedContainer, images, kubeScoreIgnores, labelsFor, namespaces, resourceRequirements, selectorFor } from './common.ts';
 
 export interface NodeExporterOptions {
   /** Node labels a node must carry to get an exporter; empty: every node, control plane included. */
@@ -29,7 +29,7 @@ export function renderNodeExporter(options: NodeExporterOptions): KubernetesObje
   const daemonSet: V1DaemonSet = {
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
-    metadata: { name: app, namespace, labels },
+    metadata: { name: app, namespace, labels, annotations: kubeScoreIgnores() },
     spec: {
       selector: { matchLabels: selectorFor(app) },
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
@@ -56,9 +56,10 @@ export function renderNodeExporter(options: NodeExporterOptions): KubernetesObje
                 '--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/containerd/.+|var/lib/kubelet/.+|var/lib/containerd/.+)($|/)',
               ],
               ports: [{ name: 'metrics', containerPort: nodeExporterPort }],
+              // Ready once it answers HTTP; alive while it accepts connections.
               readinessProbe: { httpGet: { path: '/', port: 'metrics' }, periodSeconds: 10 },
-              livenessProbe: { httpGet: { path: '/', port: 'metrics' }, periodSeconds: 20, failureThreshold: 3 },
-              resources: resourceRequirements(componentResources.nodeExporter),
+              livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20, failureThreshold: 3 },
+              resources: resourceRequirements(componentResources.nodeExporter, componentEphemeralStorage.nodeExporter),
               volumeMounts: hostVolumes.map((volume) => ({
                 name: volume.name,
                 mountPath: volume.mountPath,

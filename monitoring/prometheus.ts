@@ -4,7 +4,6 @@ import type {
   V1ClusterRole,
   V1ClusterRoleBinding,
   V1ConfigMap,
- 
   V1Service,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -12,6 +11,7 @@ import {
   componentResources,
   configHash,
   hardenedContainer,
+  type EphemeralStorage,
   images,
   labelsFor,
   namespaces,
@@ -35,6 +35,17 @@ const app = 'prometheus';
 export const prometheusPort = 9090;
 /** Flags beyond paths and addresses; local tests start the real Prometheus with the same ones. */
 export const prometheusFeatureArgs = ['--enable-feature=exemplar-storage'] as const;
+
+/**
+ * The TSDB lives in an emptyDir: a lab keeps hours of data, not history. Size-based retention
+ * stays below the volume limit (blocks plus WAL and compaction headroom), so the kubelet never
+ * evicts the pod for filling it; the container may use the volume plus room for its logs, and
+ * requests the whole volume so that the scheduler places it on a node with that much disk.
+ */
+export function prometheusStorage(retentionSizeBytes: number): { volumeSizeLimit: string; ephemeralStorage: EphemeralStorage } {
+  const volumeMi = Math.ceil((retentionSizeBytes * 1.5) / 2 ** 20) + 256;
+  return { volumeSizeLimit: `${volumeMi}Mi`, ephemeralStorage: { request: `${volumeMi}Mi`, limit: `${volumeMi + 256}Mi` } };
+}
 
 export function renderPrometheus(options: PrometheusOptions): KubernetesObject[] {
   const namespace = namespaces.monitoring;
@@ -72,9 +83,7 @@ export function renderPrometheus(options: PrometheusOptions): KubernetesObject[]
     metadata: { name: 'prometheus-rules', namespace, labels },
     data: ruleFiles,
   };
-  // The TSDB lives in an emptyDir: a lab keeps hours of data, not history. Size-based retention
-  // stays below the volume limit so the kubelet never evicts the pod for filling it.
-  const volumeLimitMi = Math.ceil((options.retentionSizeBytes * 1.5) / 2 ** 20) + 256;
+  const storage = prometheusStorage(options.retentionSizeBytes);
   const deployment = singletonDeployment({
     app,
     namespace,
@@ -97,7 +106,7 @@ export function renderPrometheus(options: PrometheusOptions): KubernetesObject[]
           ports: [{ name: 'http', containerPort: prometheusPort }],
           readinessProbe: { httpGet: { path: '/-/ready', port: 'http' }, periodSeconds: 5 },
           livenessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
-          resources: resourceRequirements(componentResources.prometheus),
+          resources: resourceRequirements(componentResources.prometheus, storage.ephemeralStorage),
           volumeMounts: [
             { name: 'config', mountPath: '/etc/prometheus/config', readOnly: true },
             { name: 'rules', mountPath: '/etc/prometheus/rules', readOnly: true },
@@ -108,7 +117,7 @@ export function renderPrometheus(options: PrometheusOptions): KubernetesObject[]
       volumes: [
         { name: 'config', configMap: { name: 'prometheus-config' } },
         { name: 'rules', configMap: { name: 'prometheus-rules' } },
-        { name: 'data', emptyDir: { sizeLimit: `${volumeLimitMi}Mi` } },
+        { name: 'data', emptyDir: { sizeLimit: storage.volumeSizeLimit } },
       ],
     },
   });

@@ -2,13 +2,13 @@
 import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Namespace, V1PersistentVolumeClaim, V1Service, V1Volume } from '@kubernetes/client-node';
 import { configHash, generatedYaml, restrictedContainerSecurity, restrictedPodSecurity } from '../monitoring/common.ts';
 import { buildNamespace, registryNamespace, registryNodePort, registryPort } from './address.ts';
+import { registryDebugPort as debugPort, renderRegistryNetworkPolicies } from './network-policies.ts';
 import type { RegistryOptions } from './options.ts';
 
 /** distribution v3, the program the tests build from github.com/distribution/distribution/v3 at the same version. */
 export const registryImage = 'docker.io/library/registry:3.1.2';
 
 const name = 'registry';
-const debugPort = 5001;
 const dataDir = '/var/lib/registry';
 const labels = { app: name, 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'tracelab-registry', 'app.kubernetes.io/managed-by': 'tracelab' };
 
@@ -67,11 +67,23 @@ function dataVolume(options: RegistryOptions): V1Volume {
   return options.storage === 'pod' ? { name: 'data', emptyDir: { sizeLimit: options.storageSize } } : { name: 'data', persistentVolumeClaim: { claimName: 'registry-data' } };
 }
 
+/**
+ * The kubelet evicts a pod whose emptyDirs and logs outgrow its containers' ephemeral-storage
+ * limits together: with the blobs in the pod, the limit is their size plus room for logs.
+ */
+function ephemeralLimit(options: RegistryOptions): string {
+  if (options.storage !== 'pod') return '256Mi';
+  const match = /^(\d+)(Mi|Gi|Ti)$/.exec(options.storageSize);
+  const mebibytes = Number(match?.[1] ?? 0) * ({ Mi: 1, Gi: 1024, Ti: 1024 * 1024 }[match?.[2] ?? 'Mi'] ?? 1);
+  return `${String(mebibytes + 256)}Mi`;
+}
+
 function renderDeployment(options: RegistryOptions): V1Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: registryNamespace, labels },
+    // The image is pinned; an air-gapped lab has nowhere to pull it again (README, kube-score).
+    metadata: { name, namespace: registryNamespace, labels, annotations: { 'kube-score/ignore': 'container-image-pull-policy' } },
     spec: {
       replicas: 1,
       // One writer of the volume at a time.
@@ -102,7 +114,7 @@ function renderDeployment(options: RegistryOptions): V1Deployment {
                 { name: 'registry', containerPort: registryPort, protocol: 'TCP' },
                 { name: 'debug', containerPort: debugPort, protocol: 'TCP' },
               ],
-              resources: { requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '64Mi' }, limits: { cpu: '1', memory: '256Mi', 'ephemeral-storage': '256Mi' } },
+              resources: { requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '64Mi' }, limits: { cpu: '1', memory: '256Mi', 'ephemeral-storage': ephemeralLimit(options) } },
               securityContext: structuredClone(restrictedContainerSecurity),
               readinessProbe: { httpGet: { path: '/v2/', port: 'registry' }, periodSeconds: 5, failureThreshold: 2 },
               livenessProbe: { httpGet: { path: '/debug/health', port: 'debug' }, periodSeconds: 10, failureThreshold: 3 },
@@ -135,5 +147,5 @@ function renderService(): V1Service {
 
 /** The lab registry (its namespace, config, storage, the registry and its NodePort Service) and the namespace builds run in. */
 export function renderRegistry(options: RegistryOptions): KubernetesObject[] {
-  return [renderNamespace(), renderBuildNamespace(), renderConfigMap(), ...(options.storage === 'pod' ? [] : [renderClaim(options)]), renderDeployment(options), renderService()];
+  return [renderNamespace(), renderBuildNamespace(), renderConfigMap(), ...(options.storage === 'pod' ? [] : [renderClaim(options)]), renderDeployment(options), renderService(), ...renderRegistryNetworkPolicies()];
 }

@@ -82,7 +82,7 @@ export function renderBuildkitPod(request: BuildRequest, settings: BuildkitSetti
           stdinOnce: true,
           securityContext: { privileged: true },
           resources: {
-            requests: { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '1Gi' },
+            requests: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '1Gi' },
             limits: { cpu: '2', memory: '2Gi', 'ephemeral-storage': '4Gi' },
           },
           volumeMounts: [{ name: 'state', mountPath: '/var/lib/buildkit' }],

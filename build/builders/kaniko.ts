@@ -60,7 +60,7 @@ export function renderKanikoPod(request: BuildRequest, settings: KanikoSettings,
           stdinOnce: true,
           terminationMessagePolicy: 'File',
           resources: {
-            requests: { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '1Gi' },
+            requests: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '1Gi' },
             limits: { cpu: '2', memory: '2Gi', 'ephemeral-storage': '4Gi' },
           },
         },

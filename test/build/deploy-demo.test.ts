@@ -100,7 +100,7 @@ describe('npm run deploy:demo on a real node: in-cluster builds into the lab reg
     assert.match(run.stderr, /✓ Push the Node base image to the lab registry/);
     assert.match(run.stderr, /^ {2}frontend: built sha256:[0-9a-f]{12}/m);
     assert.match(run.stderr, /^ {2}backend: built sha256:[0-9a-f]{12}/m);
-    assert.match(run.stderr, /^ {2}backend: \[build \d+\/\d+\] RUN .*npm ci/m, 'a progress line per Dockerfile step');
+    assert.match(run.stderr, /^ {2}backend: \[build +\d+\/\d+\] RUN /m, 'a progress line per Dockerfile step');
     const live = await deployments();
     for (const service of ['frontend', 'backend']) assert.match(live[service]?.image ?? '', new RegExp(`^tracelab-registry:5000/tracelab/${service}@sha256:[0-9a-f]{64}$`));
     const pods = await kube.list<V1Pod>('v1', 'Pod', { namespace });
@@ -193,7 +193,7 @@ describe('npm run deploy:demo on a real node: in-cluster builds into the lab reg
     try {
       const run = await tracelab('deploy', 'demo', '--artifacts', artifacts, '--sources', sources);
       assert.equal(run.status, 8, run.stderr);
-      assert.match(run.stderr, /the (frontend|backend) image did not build at \[build \d+\/\d+\] RUN echo "the step that breaks" && exit 3: process .* exit code: 3 — the running demo was left as it was/);
+      assert.match(run.stderr, /the (frontend|backend) image did not build at \[build +\d+\/\d+\] RUN echo "the step that breaks" && exit 3: process .* exit code: 3 — the running demo was left as it was/);
       assert.match(run.stderr, /│ the step that breaks/);
     } finally {
       writeFileSync(dockerfile, original);

@@ -15,10 +15,10 @@ const images = 'frontend=registry.invalid/f:1,backend=registry.invalid/b:1';
 describe('tracelab deploy demo', () => {
   it('without --images builds in the cluster, but checks every flag first: one line, exit 2, before any cluster is contacted', () => {
     const cases: [string[], RegExp][] = [
-      [['--builder', 'docker'], /^--builder 'docker' is not a builder tracelab knows: pass --builder buildkit or --builder kaniko$/],
-      [['--replicas', '0'], /^--replicas '0' must be an integer from 1 to 20$/],
-      [['--artifacts', '/nonexistent'], /^\/nonexistent has no images\/node-base\.tar: make it with `tracelab artifacts build --out \/nonexistent`$/],
-      [['--artifacts', '/nonexistent', '--node-image', 'example.com/node:24'], /^--artifacts and --node-image both choose the base image: pass one of them$/],
+      [['--builder', 'docker'], /^✗ --builder 'docker' is not a builder tracelab knows: pass --builder buildkit or --builder kaniko$/],
+      [['--replicas', '0'], /^✗ --replicas '0' must be an integer from 1 to 20$/],
+      [['--artifacts', '/nonexistent'], /^✗ \/nonexistent has no images\/node-base\.tar: make it with `tracelab artifacts build --out \/nonexistent`$/],
+      [['--artifacts', '/nonexistent', '--node-image', 'example.com/node:24'], /^✗ --artifacts and --node-image both choose the base image: pass one of them$/],
     ];
     for (const [args, message] of cases) {
       const result = run('--kubeconfig', '/nonexistent/kubeconfig', 'deploy', 'demo', ...args);

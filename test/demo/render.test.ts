@@ -1,17 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDemoOptions } from '../../demo/options.ts';
-import { renderDemo, renderDeployment, renderEnv, renderHorizontalPodAutoscaler, renderNamespace, renderPodDisruptionBudget, renderService } from '../../demo/render.ts';
+import { renderDemoNetworkPolicies } from '../../demo/network-policies.ts';
+import { renderDemo, renderDeployment, renderEnv, renderHorizontalPodAutoscaler, renderNamespace, renderPodDisruptionBudget, renderService, servicePort } from '../../demo/render.ts';
 
 const options = parseDemoOptions({ images: 'frontend=reg.local/frontend:v1,backend=reg.local/backend:v1' });
 
 describe('renderDemo()', () => {
-  it('renders the namespace, then per service its account, Service, Deployment, HPA and PDB', () => {
+  it('renders the namespace, then per service its account, Service, Deployment, HPA and PDB, then the NetworkPolicies', () => {
     assert.deepEqual(
       renderDemo(options).map((o) => `${o.kind ?? ''}/${o.metadata?.name ?? ''}`),
       [
         'Namespace/tracelab-demo',
         ...['frontend', 'backend'].flatMap((s) => [`ServiceAccount/${s}`, `Service/${s}`, `Deployment/${s}`, `HorizontalPodAutoscaler/${s}`, `PodDisruptionBudget/${s}`]),
+        ...renderDemoNetworkPolicies(options, servicePort).map((p) => `NetworkPolicy/${p.metadata?.name ?? ''}`),
       ],
     );
   });
@@ -62,13 +64,24 @@ describe('renderDeployment()', () => {
     });
 
     it(`gives ${service} requests, limits, probes, a preStop drain and topology spread`, () => {
-      assert.deepEqual(container.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+      assert.deepEqual(container.resources, {
+        requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '64Mi' },
+        limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '256Mi' },
+      });
+      const tmp = pod.volumes?.find((volume) => volume.name === 'tmp')?.emptyDir?.sizeLimit;
+      assert.equal(tmp, '64Mi', 'the ephemeral-storage limit leaves room for /tmp and the rotated logs');
       assert.equal(container.readinessProbe?.httpGet?.path, '/readyz');
       assert.equal(container.livenessProbe?.httpGet?.path, '/healthz');
       assert.deepEqual(container.lifecycle?.preStop, { sleep: { seconds: 5 } });
       assert.equal(pod.topologySpreadConstraints?.[0]?.topologyKey, 'kubernetes.io/hostname');
       assert.equal(pod.topologySpreadConstraints[0].whenUnsatisfiable, 'ScheduleAnyway');
       assert.equal(deployment.spec?.template.metadata?.annotations?.['prometheus.io/scrape'], 'true');
+    });
+
+    it(`leaves ${service}'s replica count to the HPA after creation and says so to kube-score`, () => {
+      assert.equal(deployment.spec?.replicas, 2, 'the count at creation; the engine sends the live one afterwards');
+      assert.deepEqual(deployment.metadata?.annotations?.['kube-score/ignore']?.split(','), ['container-image-pull-policy', 'deployment-targeted-by-hpa-does-not-have-replicas-configured']);
+      assert.equal(deployment.spec.template.metadata?.annotations?.['kube-score/ignore'], undefined, 'on the Deployment, so that no pod rolls for it');
     });
   }
 });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubernetesObject, V1ConfigMap, V1DaemonSet, V1Deployment, V1Namespace, V1PodSpec, V1Secret, V1Service } from '@kubernetes/client-node';
 import { UserError } from '../../core/errors.ts';
+import { parseMemory } from '../../core/footprint.ts';
 import { images } from '../../monitoring/common.ts';
 import { dashboardNames } from '../../monitoring/grafana-dashboards.ts';
 import { monitoringLayer, parseMonitoringOptions, parsePrometheusDuration, parsePrometheusSize, type MonitoringRawOptions } from '../../monitoring/layer.ts';
@@ -106,7 +107,11 @@ describe('renderMonitoring()', () => {
         for (const kind of ['requests', 'limits'] as const) {
           assert.ok(container.resources?.[kind]?.cpu, `${name}/${container.name} has a CPU ${kind}`);
           assert.ok(container.resources[kind].memory, `${name}/${container.name} has a memory ${kind}`);
+          assert.ok(container.resources[kind]['ephemeral-storage'], `${name}/${container.name} has an ephemeral-storage ${kind}`);
         }
+        // The kubelet counts disk-backed emptyDirs against the containers' limits: each limit must hold them and the logs.
+        const emptyDirs = (spec.volumes ?? []).reduce((sum, volume) => sum + parseMemory(volume.emptyDir?.sizeLimit ?? '0'), 0);
+        assert.ok(parseMemory(container.resources?.limits?.['ephemeral-storage'] ?? '0') >= emptyDirs + 50 * 2 ** 20, `${name}: ephemeral-storage limit above its emptyDirs plus 50Mi of logs`);
         assert.ok((Object.values(images) as string[]).includes(container.image ?? ''), `${name} uses a pinned image`);
         assert.match(container.image ?? '', /:v?\d+\.\d+\.\d+$/);
       }
@@ -147,8 +152,39 @@ describe('renderMonitoring()', () => {
     const objects = render({ retention: '2d', 'retention-size': '512MB' });
     const config = find<V1ConfigMap>(objects, 'ConfigMap', 'prometheus-config').data?.['prometheus.yml'] ?? '';
     assert.match(config, /retention:\n\s+time: 2d\n\s+size: 512MB/);
-    const volume = find<V1Deployment>(objects, 'Deployment', 'prometheus').spec?.template.spec?.volumes?.find((v) => v.name === 'data');
-    assert.equal(volume?.emptyDir?.sizeLimit, '1024Mi');
+    const pod = find<V1Deployment>(objects, 'Deployment', 'prometheus').spec?.template.spec;
+    assert.equal(pod?.volumes?.find((v) => v.name === 'data')?.emptyDir?.sizeLimit, '1024Mi');
+    const resources = pod.containers[0]?.resources;
+    assert.equal(resources?.requests?.['ephemeral-storage'], '1024Mi', 'the scheduler places it where the TSDB fits');
+    assert.equal(resources.limits?.['ephemeral-storage'], '1280Mi', 'the TSDB volume plus room for logs');
+  });
+
+  it('probes liveness and readiness differently wherever both are set', () => {
+    for (const { name, spec } of podSpecs(render())) {
+      for (const container of spec.containers) {
+        const { livenessProbe: live, readinessProbe: ready } = container;
+        assert.ok(live && ready, `${name} has both probes`);
+        assert.notDeepEqual(JSON.stringify([live.httpGet, live.tcpSocket]), JSON.stringify([ready.httpGet, ready.tcpSocket]), `${name}: a liveness probe that is not the readiness one`);
+      }
+    }
+    const grafana = find<V1Deployment>(render(), 'Deployment', 'grafana').spec?.template.spec?.containers[0];
+    assert.equal(grafana?.livenessProbe?.httpGet?.path, '/healthz');
+    assert.equal(grafana.readinessProbe?.httpGet?.path, '/api/health');
+  });
+
+  it('runs metrics-server as the user its image declares, and skips only justified kube-score checks', () => {
+    const objects = render();
+    assert.equal(find<V1Deployment>(objects, 'Deployment', 'metrics-server').spec?.template.spec?.securityContext?.runAsUser, 65534);
+    const ignores = objects
+      .filter((object) => object.metadata?.annotations?.['kube-score/ignore'] !== undefined)
+      .map((object) => `${object.kind ?? ''}/${object.metadata?.name ?? ''}: ${object.metadata?.annotations?.['kube-score/ignore'] ?? ''}`);
+    assert.deepEqual(ignores, [
+      'Deployment/jaeger: container-image-pull-policy',
+      'Deployment/prometheus: container-image-pull-policy',
+      'Deployment/grafana: container-image-pull-policy,container-security-context-user-group-id',
+      'DaemonSet/node-exporter: container-image-pull-policy',
+      'Deployment/metrics-server: container-image-pull-policy',
+    ]);
   });
 
   it('provisions only the chosen dashboards', () => {

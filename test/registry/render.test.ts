@@ -34,6 +34,9 @@ describe('renderRegistry()', () => {
     assert.equal(inPod.some((object) => object.kind === 'PersistentVolumeClaim'), false);
     const volume = (find(inPod, 'Deployment', 'registry') as V1Deployment).spec?.template.spec?.volumes?.find((v) => v.name === 'data');
     assert.deepEqual(volume?.emptyDir, { sizeLimit: '8Gi' });
+    // The blobs count against the pod's ephemeral storage: a smaller limit would get it evicted.
+    const limits = (find(inPod, 'Deployment', 'registry') as V1Deployment).spec?.template.spec?.containers[0]?.resources?.limits;
+    assert.equal(limits?.['ephemeral-storage'], '8448Mi');
   });
 
   it('gives builds a namespace of their own that enforces privileged and audits restricted', () => {
