@@ -59,7 +59,12 @@ describe('npm run deploy:demo on a real node: in-cluster builds into the lab reg
     const list = await (kube as KubeClient).list<V1Deployment>('apps/v1', 'Deployment', { namespace });
     return Object.fromEntries(list.items.map((d) => [d.metadata?.name ?? '', { image: d.spec?.template.spec?.containers[0]?.image ?? '', generation: d.metadata?.generation ?? 0 }]));
   };
-  const podNames = async (): Promise<string[]> => (await (kube as KubeClient).list<V1Pod>('v1', 'Pod', { namespace })).items.map((p) => p.metadata?.name ?? '').sort();
+  // The pods serving now (a replaced one may still be stopping).
+  const podNames = async (): Promise<string[]> =>
+    (await (kube as KubeClient).list<V1Pod>('v1', 'Pod', { namespace })).items
+      .filter((p) => p.metadata?.deletionTimestamp === undefined)
+      .map((p) => p.metadata?.name ?? '')
+      .sort();
   const forward = async (ns: string, service: string, port: number): Promise<string> => {
     const opened = await forwardToService(kube as KubeClient, ns, service, port);
     forwards.push(opened);
@@ -176,11 +181,26 @@ describe('npm run deploy:demo on a real node: in-cluster builds into the lab reg
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /frontend: sources unchanged/);
     assert.match(run.stderr, /backend: built sha256:/);
-    assert.match(run.stderr, /~ Deployment tracelab-demo\/backend changed/);
+    assert.match(run.stderr, /^~ Deployment tracelab-demo\/backend: spec\.template\.spec\.containers\[server\]\.image /m);
+    assert.doesNotMatch(run.stderr, /^~ Deployment tracelab-demo\/frontend/m);
     const afterwards = await deployments();
     assert.deepEqual(afterwards.frontend, before.frontend);
     assert.notEqual(afterwards.backend?.image, before.backend?.image);
     assert.deepEqual((await podNames()).filter((name) => name.startsWith('frontend-')), frontendPods);
+  });
+
+  it('--dry-run with changed sources says what it would build and changes nothing', async (t) => {
+    if (!ready(t) || kube === undefined) return;
+    const before = await deployments();
+    const pods = await podNames();
+    appendFileSync(join(sources, 'services/frontend/src/server.ts'), '// a change the dry run sees\n');
+    const run = await tracelab('--dry-run', 'deploy', 'demo', '--artifacts', artifacts, '--sources', sources);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /^ {2}frontend: would build tracelab\/frontend:src-[0-9a-f]+ with buildkit \(dry run: nothing built\)$/m);
+    assert.match(run.stderr, /^ {2}backend: sources unchanged/m);
+    assert.deepEqual(await deployments(), before);
+    assert.deepEqual(await podNames(), pods);
+    assert.deepEqual((await kube.list<V1Pod>('v1', 'Pod', { namespace: 'tracelab-build' })).items, [], 'no build pod');
   });
 
   it('a broken Dockerfile step: exit 8 naming the step with its log, and the running demo untouched', async (t) => {

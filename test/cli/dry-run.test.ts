@@ -80,6 +80,8 @@ describe('--dry-run on every command of every layer, against a populated cluster
       { args: ['deploy', 'monitoring', '--retention', '48h', '--dashboards', 'services', '--node-profile', 'worker'], status: 0 }, // creates metrics-server, changes the rest
       { args: ['teardown', 'monitoring'], status: 0 },
       { args: ['monitoring', 'password'], status: 0 },
+      { args: ['up', 'registry'], status: 0 },
+      { args: ['teardown', 'registry'], status: 0 },
       { args: ['render', 'demo', '--images', images, '--out', out], status: 0 },
       { args: ['footprint'], status: 0 },
     ];
