@@ -18,10 +18,9 @@ export interface Versions {
   /** flanneld's release, and upstream's CNI plugin image for labs that pull. */
   readonly flannel: string;
   readonly flannelCniPluginImage: string;
-  /** Image builds without a public registry: BuildKit, the distribution registry, crane (go-containerregistry). */
+  /** Image builds without a public registry: BuildKit and the distribution registry. */
   readonly buildkit: string;
   readonly distribution: string;
-  readonly goContainerregistry: string;
   /** kube-score, static checks of rendered manifests. */
   readonly kubeScore: string;
   /** SHA-256 of the release archives the online install downloads, by `<component>/<arch>`. */
@@ -56,7 +55,6 @@ export function readVersions(file = versionsFile): Versions {
     flannelCniPluginImage: pin('FLANNEL_CNI_PLUGIN_IMAGE'),
     buildkit: pin('BUILDKIT_VERSION'),
     distribution: pin('DISTRIBUTION_VERSION'),
-    goContainerregistry: pin('GO_CONTAINERREGISTRY_VERSION'),
     kubeScore: pin('KUBE_SCORE_VERSION'),
     releaseSha256: Object.fromEntries(
       Object.entries(pins)

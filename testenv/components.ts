@@ -41,7 +41,6 @@ const COMPONENT_OF_BINARY = {
   buildkitd: 'buildkit',
   buildctl: 'buildkit',
   registry: 'registry',
-  crane: 'crane',
   'kube-score': 'kube-score',
 } as const;
 

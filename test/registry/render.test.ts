@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubernetesObject, V1Deployment, V1Namespace, V1Service } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { readVersions } from '../../bootstrap/versions.ts';
+import { buildkitImage } from '../../build/builders/buildkit.ts';
 import { registryConfig, registryImage, renderRegistry } from '../../registry/render.ts';
 
 function find(objects: KubernetesObject[], kind: string, name: string): KubernetesObject {
@@ -51,5 +53,13 @@ describe('renderRegistry()', () => {
     assert.equal(config.storage.delete.enabled, true);
     assert.equal(config.http.addr, ':5000');
     assert.equal(config.http.debug.prometheus.enabled, true);
+  });
+});
+
+describe('the pinned images', () => {
+  it('are the versions the tests build and run (testenv/components/versions.env)', () => {
+    const versions = readVersions();
+    assert.equal(registryImage, `docker.io/library/registry:${versions.distribution.replace(/^v/, '')}`);
+    assert.equal(buildkitImage, `docker.io/moby/buildkit:${versions.buildkit}`);
   });
 });

@@ -4,7 +4,7 @@
 #   bash testenv/components/build.sh                     # all, in dependency-friendly order
 #   bash testenv/components/build.sh jaeger prometheus   # a subset
 #   bash testenv/components/build.sh node-all            # the real-node components (NODE below)
-#   bash testenv/components/build.sh buildkit registry crane kube-score   # image builds, manifest checks
+#   bash testenv/components/build.sh buildkit registry kube-score   # image builds, manifest checks
 #
 # Each component is built from a small wrapper module under $CACHE/src/<name>/ that requires
 # the upstream module and mirrors its replace/exclude directives (upstream go.mod files use
@@ -32,8 +32,8 @@ export CGO_ENABLED=0
 NODE=(pause cni crictl containerd coredns node flannel)
 # The monitoring layer's programs that are not test components already (jaeger, prometheus): its images on real nodes.
 MONITORING=(node-exporter metrics-server)
-# Images built and shipped without a public registry (BuildKit, a local registry, crane) and kube-score's manifest checks.
-IMAGE_TOOLS=(buildkit registry crane kube-score)
+# Images built and shipped without a public registry (BuildKit, a local registry) and kube-score's manifest checks.
+IMAGE_TOOLS=(buildkit registry kube-score)
 ALL=(jaeger prometheus etcd kubernetes kwok "${NODE[@]}" "${MONITORING[@]}" "${IMAGE_TOOLS[@]}")
 
 log() { printf '==> %s\n' "$*"; }
@@ -251,11 +251,6 @@ build_registry() {
     "$m/cmd/registry@$DISTRIBUTION_VERSION"
 }
 
-build_crane() {
-  local m=github.com/google/go-containerregistry
-  go_install "$BIN" "-X $m/cmd/crane/cmd.Version=$GO_CONTAINERREGISTRY_VERSION" "" "$m/cmd/crane@$GO_CONTAINERREGISTRY_VERSION"
-}
-
 # goreleaser sets main.version to the tag without its v
 build_kube-score() {
   go_install "$BIN" "-X main.version=${KUBE_SCORE_VERSION#v}" "" "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
@@ -313,7 +308,6 @@ component() {
     pause) echo "$(pause_version) bin/pause" ;;
     buildkit) echo "$BUILDKIT_VERSION bin/buildkitd bin/buildctl" ;;
     registry) echo "$DISTRIBUTION_VERSION bin/registry" ;;
-    crane) echo "$GO_CONTAINERREGISTRY_VERSION bin/crane" ;;
     kube-score) echo "$KUBE_SCORE_VERSION bin/kube-score" ;;
     *) die "unknown component '$1' (known: ${ALL[*]} ${NODE[*]}; node-all = ${NODE[*]})" ;;
   esac
