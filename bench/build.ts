@@ -108,14 +108,7 @@ async function main(): Promise<void> {
       const direct = async (tag: string): Promise<void> => {
         await unpackedContext(sources, contextDir);
         const builds = services.map((service) => {
-          const args = buildctlArgs({
-            label: service,
-            image: `${directRegistry}/bench/${service}:${tag}`,
-            buildArgs: { SERVICE: service, NODE_IMAGE: directBase },
-            context: () => { throw new Error('unused'); },
-            cacheImage: `${directRegistry}/bench/cache:${service}`,
-            insecureRegistries: [directRegistry],
-          });
+          const args = buildctlArgs({ label: service, image: `${directRegistry}/bench/${service}:${tag}`, buildArgs: { SERVICE: service, NODE_IMAGE: directBase }, cacheImage: `${directRegistry}/bench/cache:${service}` }, [directRegistry]);
           return `buildctl --addr unix:///run/bench-buildkit.sock build --progress quiet --frontend dockerfile.v0 --local context=${contextDir} --local dockerfile=${contextDir} ${args.map((arg) => `'${arg}'`).join(' ')}`;
         });
         await node.executor.run(['sh', '-c', `set -e; rm -rf ${contextDir}; mkdir -p ${contextDir}; tar -xzf ${contextDir}/../context.tar.gz -C ${contextDir}; ${builds.map((build) => `(${build}) & `).join('')} wait`], { env: { PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin` } });

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; watched objects are read back as them */
 import { Writable, type Readable } from 'node:stream';
-import { Attach, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { Attach, type KubernetesObject, type V1Container, type V1Pod, type V1Volume } from '@kubernetes/client-node';
 import type { KubeClient } from '../core/kube/client.ts';
 import { watchObject } from '../core/kube/wait.ts';
 
@@ -15,6 +15,51 @@ export interface BuildPodResult {
 
 /** The one container of a build pod: it reads the context on stdin and prints its log. */
 export const buildContainer = 'build';
+
+/** Where a builder's pods run and with what. */
+export interface BuildPodSettings {
+  readonly namespace: string;
+  readonly image: string;
+  /** Build pods are deleted when done; one that outlives this is stopped by the kubelet. */
+  readonly deadlineSeconds: number;
+}
+
+/**
+ * A build pod: one container that reads the context on stdin, never restarted, no API token, gone
+ * when the build ends; `container` adds what the builder runs and needs.
+ */
+export function renderBuildPod(builder: string, label: string, settings: BuildPodSettings, suffix: string, container: Omit<V1Container, 'name' | 'image'>, volumes: V1Volume[] = []): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `build-${label}-${suffix}`,
+      namespace: settings.namespace,
+      labels: { 'app.kubernetes.io/name': builder, 'app.kubernetes.io/managed-by': 'tracelab', 'tracelab.dev/build': label },
+    },
+    spec: {
+      restartPolicy: 'Never',
+      activeDeadlineSeconds: settings.deadlineSeconds,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      containers: [
+        {
+          name: buildContainer,
+          image: settings.image,
+          imagePullPolicy: 'IfNotPresent',
+          stdin: true,
+          stdinOnce: true,
+          resources: {
+            requests: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '1Gi' },
+            limits: { cpu: '2', memory: '2Gi', 'ephemeral-storage': '4Gi' },
+          },
+          ...container,
+        },
+      ],
+      ...(volumes.length === 0 ? {} : { volumes }),
+    },
+  };
+}
 
 interface AttachedSocket {
   addEventListener(type: 'close', listener: () => void): void;

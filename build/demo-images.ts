@@ -24,16 +24,15 @@ export function sourcesTag(key: string): string {
 export type DemoImages = Record<DemoService, string>;
 
 /**
- * Builds the demo's images in the cluster into the lab registry, both at once, skipping a service
- * whose sources the registry already has an image of. Returns the references to deploy (by digest).
+ * Builds the demo's images in the cluster into the lab registry — the ones whose sources the
+ * registry has no image of, all in one build — and returns the references to deploy, by digest.
  * A dry run builds nothing: it names what would be built and returns tag references.
  */
 export async function buildDemoImages(kube: KubeClient, plan: DemoImagesPlan, options: { dryRun: boolean; output: Output; signal: AbortSignal }): Promise<DemoImages> {
   const { output } = options;
-  // One build failing stops the other: its result would not be deployed.
-  const siblings = new AbortController();
-  const signal = AbortSignal.any([options.signal, siblings.signal]);
-  const built = await Promise.all(
+  const images: Partial<DemoImages> = {};
+  const toBuild: { service: DemoService; repository: string; tag: string }[] = [];
+  await Promise.all(
     demoServices.map(async (service) => {
       const repository = labRepository(service);
       // The base image is part of what the image is made of.
@@ -41,47 +40,47 @@ export async function buildDemoImages(kube: KubeClient, plan: DemoImagesPlan, op
       const existing = await labManifestDigest(kube, repository, tag);
       if (existing !== undefined) {
         output.info(`  ${service}: sources unchanged — ${repository}:${tag} is in the lab registry`);
-        return [service, `${labRegistryHost}/${repository}@${existing}`] as const;
-      }
-      if (options.dryRun) {
+        images[service] = `${labRegistryHost}/${repository}@${existing}`;
+      } else if (options.dryRun) {
         output.info(`  ${service}: would build ${repository}:${tag} with ${plan.builder.name} (dry run: nothing built)`);
-        return [service, `${labRegistryHost}/${repository}:${tag}`] as const;
-      }
-      try {
-        return [service, await buildOne(plan, service, repository, tag, { output, signal })] as const;
-      } catch (err) {
-        siblings.abort();
-        throw err;
+        images[service] = `${labRegistryHost}/${repository}:${tag}`;
+      } else {
+        toBuild.push({ service, repository, tag });
       }
     }),
   );
-  return Object.fromEntries(built) as DemoImages;
-}
+  if (toBuild.length === 0) return images as DemoImages;
 
-async function buildOne(plan: DemoImagesPlan, service: DemoService, repository: string, tag: string, options: { output: Output; signal: AbortSignal }): Promise<string> {
   const started = Date.now();
-  options.output.info(`  ${service}: building ${repository}:${tag} with ${plan.builder.name}`);
+  for (const { service, repository, tag } of toBuild) output.info(`  ${service}: building ${repository}:${tag} with ${plan.builder.name}`);
+  let digests: ReadonlyMap<string, string>;
   try {
-    const { digest } = await plan.builder.build(
+    digests = await plan.builder.build(
       {
-        label: service,
-        image: `${inClusterRegistryHost}/${repository}:${tag}`,
-        buildArgs: { SERVICE: service, ...(plan.nodeImage === undefined ? {} : { NODE_IMAGE: plan.nodeImage }) },
+        images: toBuild.map(({ service, repository, tag }) => ({
+          label: service,
+          image: `${inClusterRegistryHost}/${repository}:${tag}`,
+          buildArgs: { SERVICE: service, ...(plan.nodeImage === undefined ? {} : { NODE_IMAGE: plan.nodeImage }) },
+          cacheImage: `${inClusterRegistryHost}/${labRepository('cache')}:${service}`,
+        })),
         context: await plan.sources.context(),
-        cacheImage: `${inClusterRegistryHost}/${labRepository('cache')}:${service}`,
         insecureRegistries: [inClusterRegistryHost],
       },
-      options.output,
+      output,
       options.signal,
     );
-    options.output.info(`  ${service}: built ${digest.slice(0, 19)}… in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    return `${labRegistryHost}/${repository}@${digest}`;
   } catch (err) {
-    if (err instanceof BuildFailedError) {
-      for (const line of err.logTail) options.output.info(`  ${service} │ ${line}`);
-      const fix = err.step === undefined ? 'fix the cause' : 'fix the step';
-      throw new UserError(`${err.message} — the running demo was left as it was; ${fix} and run deploy:demo again`, { exitCode: exitCodes.buildFailed, cause: err });
-    }
-    throw err;
+    if (!(err instanceof BuildFailedError)) throw err;
+    for (const line of err.logTail) output.info(`  ${err.label} │ ${line}`);
+    const fix = err.step === undefined ? 'fix the cause' : 'fix the step';
+    throw new UserError(`${err.message} — the running demo was left as it was; ${fix} and run deploy:demo again`, { exitCode: exitCodes.buildFailed, cause: err });
   }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  for (const { service, repository } of toBuild) {
+    const digest = digests.get(service);
+    if (digest === undefined) throw new Error(`${plan.builder.name} returned no digest for ${service}`);
+    output.info(`  ${service}: built ${digest.slice(0, 19)}… in ${seconds}s`);
+    images[service] = `${labRegistryHost}/${repository}@${digest}`;
+  }
+  return images as DemoImages;
 }

@@ -33,7 +33,6 @@ export interface DemoBuildSettings {
   readonly nodeImage: string | undefined;
 }
 
-
 function parseBuilder(name: string): BuilderName {
   if (!(builderNames as readonly string[]).includes(name)) throw new UserError(`--builder '${name}' is not a builder tracelab knows: pass --builder buildkit or --builder kaniko`);
   return name as BuilderName;

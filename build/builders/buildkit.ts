@@ -3,14 +3,12 @@ import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeClient } from '../../core/kube/client.ts';
 import type { Output } from '../../core/output.ts';
-import { BuildFailedError, type Builder, type BuildRequest, type BuildResult } from '../builder.ts';
-import { buildContainer, runBuildPod } from '../build-pod.ts';
+import { BuildFailedError, progressLine, type Builder, type BuildRequest, type ImageToBuild } from '../builder.ts';
+import { renderBuildPod, runBuildPod, type BuildPodSettings } from '../build-pod.ts';
 import { BuildLog } from '../progress.ts';
 
 /** BuildKit's own image (buildkitd, buildctl, runc, a shell); the tests assemble the same programs under this name. */
 export const buildkitImage = 'docker.io/moby/buildkit:v0.34.2';
-
-export const digestMarker = 'tracelab-digest';
 
 /** buildkitd.toml: the OCI worker, plain HTTP to the given registries. */
 export function buildkitdConfig(insecureRegistries: readonly string[]): string {
@@ -25,100 +23,116 @@ export function buildkitdConfig(insecureRegistries: readonly string[]): string {
 }
 
 /**
- * The build pod's script: the context from stdin, buildkitd in the background, then buildctl with
- * the arguments after it; the pushed digest last, on a line of its own.
+ * The build pod's script: the context from stdin, one buildkitd in the background, then a buildctl
+ * per image at once ($IMAGES; each one's arguments in $ARGS_<label>, a line each), every line of
+ * its log prefixed with its label, its digest (or exit code) last. The images share buildkitd, so
+ * the base image is pulled and unpacked once and common steps run once.
  */
 export const buildScript = [
   'set -eu',
-  'mkdir -p /tmp/context /run/buildkit',
+  'mkdir -p /tmp/context /run/buildkit /tmp/result',
   'tar -xzf - -C /tmp/context',
   'printf "%s" "$BUILDKITD_TOML" >/tmp/buildkitd.toml',
   'buildkitd --config /tmp/buildkitd.toml --root /var/lib/buildkit --addr unix:///run/buildkit/buildkitd.sock >/tmp/buildkitd.log 2>&1 &',
   'i=0; until buildctl --addr unix:///run/buildkit/buildkitd.sock debug workers >/dev/null 2>&1; do i=$((i + 1)); if [ $i -gt 150 ]; then cat /tmp/buildkitd.log >&2; echo "buildkitd did not start" >&2; exit 1; fi; sleep 0.2; done',
-  'buildctl --addr unix:///run/buildkit/buildkitd.sock build --progress plain --frontend dockerfile.v0 --local context=/tmp/context --local dockerfile=/tmp/context --metadata-file /tmp/metadata.json "$@"',
-  `echo "${digestMarker} $(sed -n 's/.*"containerimage.digest": *"\\(sha256:[0-9a-f]*\\)".*/\\1/p' /tmp/metadata.json)"`,
+  'nl="',
+  '"',
+  'builds=""',
+  'for label in $IMAGES; do',
+  '  (',
+  '    eval "args=\\$ARGS_$label"',
+  '    set -f; IFS=$nl',
+  '    if buildctl --addr unix:///run/buildkit/buildkitd.sock build --progress plain --frontend dockerfile.v0 --local context=/tmp/context --local dockerfile=/tmp/context --metadata-file "/tmp/result/$label.json" $args 2>&1; then',
+  `      echo "tracelab-digest $(sed -n 's/.*"containerimage.digest": *"\\(sha256:[0-9a-f]*\\)".*/\\1/p' "/tmp/result/$label.json")"`,
+  '    else',
+  '      status=$?; touch "/tmp/result/$label.failed"; echo "tracelab-failed $status"',
+  '    fi | while IFS= read -r line; do printf "%s %s\\n" "$label" "$line"; done',
+  '  ) &',
+  '  builds="$builds $!"',
+  'done',
+  // Not a bare `wait`: buildkitd runs on in the background.
+  'wait $builds',
+  'for label in $IMAGES; do [ ! -e "/tmp/result/$label.failed" ] || exit 1; done',
 ].join('\n');
 
-/** buildctl's arguments for one request: build args, the push, the registry cache, reproducible timestamps. */
-export function buildctlArgs(request: BuildRequest): string[] {
-  const insecure = (ref: string): string => (request.insecureRegistries.some((host) => ref.startsWith(`${host}/`)) ? ',registry.insecure=true' : '');
+/** buildctl's arguments for one image: build args, the push, the registry cache, reproducible timestamps. */
+export function buildctlArgs(image: ImageToBuild, insecureRegistries: readonly string[]): string[] {
+  const insecure = (ref: string): string => (insecureRegistries.some((host) => ref.startsWith(`${host}/`)) ? ',registry.insecure=true' : '');
   return [
     // The same sources give the same image: timestamps from the epoch, not the build's clock.
     '--opt', 'build-arg:SOURCE_DATE_EPOCH=0',
-    ...Object.entries(request.buildArgs).flatMap(([key, value]) => ['--opt', `build-arg:${key}=${value}`]),
-    '--output', `type=image,name=${request.image},push=true,rewrite-timestamp=true${insecure(request.image)}`,
-    '--export-cache', `type=registry,ref=${request.cacheImage},mode=max${insecure(request.cacheImage)}`,
-    '--import-cache', `type=registry,ref=${request.cacheImage}${insecure(request.cacheImage)}`,
+    ...Object.entries(image.buildArgs).flatMap(([key, value]) => ['--opt', `build-arg:${key}=${value}`]),
+    '--output', `type=image,name=${image.image},push=true,rewrite-timestamp=true${insecure(image.image)}`,
+    '--export-cache', `type=registry,ref=${image.cacheImage},mode=max${insecure(image.cacheImage)}`,
+    '--import-cache', `type=registry,ref=${image.cacheImage}${insecure(image.cacheImage)}`,
   ];
 }
 
-export interface BuildkitSettings {
-  readonly namespace: string;
-  readonly image: string;
-  /** Build pods are deleted when done; one that outlives this is stopped by the kubelet. */
-  readonly deadlineSeconds: number;
-}
+export type BuildkitSettings = BuildPodSettings;
 
-/** The build pod: privileged (buildkitd mounts and unshares), in the build namespace, gone when the build ends. */
+/** The build pod: privileged (buildkitd mounts and unshares), its state in an emptyDir, every image of the request in it. */
 export function renderBuildkitPod(request: BuildRequest, settings: BuildkitSettings, suffix: string): V1Pod {
-  const labels = { 'app.kubernetes.io/name': 'buildkit', 'app.kubernetes.io/managed-by': 'tracelab', 'tracelab.dev/build': request.label };
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: `build-${request.label}-${suffix}`, namespace: settings.namespace, labels },
-    spec: {
-      restartPolicy: 'Never',
-      activeDeadlineSeconds: settings.deadlineSeconds,
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      containers: [
-        {
-          name: buildContainer,
-          image: settings.image,
-          imagePullPolicy: 'IfNotPresent',
-          command: ['sh', '-c', buildScript, 'build', ...buildctlArgs(request)],
-          env: [{ name: 'BUILDKITD_TOML', value: buildkitdConfig(request.insecureRegistries) }],
-          stdin: true,
-          stdinOnce: true,
-          securityContext: { privileged: true },
-          resources: {
-            requests: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '1Gi' },
-            limits: { cpu: '2', memory: '2Gi', 'ephemeral-storage': '4Gi' },
-          },
-          volumeMounts: [{ name: 'state', mountPath: '/var/lib/buildkit' }],
-        },
+  for (const { label } of request.images) if (!/^[a-z][a-z0-9]*$/.test(label)) throw new Error(`'${label}' cannot label a build: lowercase letters and digits only`);
+  return renderBuildPod(
+    'buildkit',
+    request.images.map((image) => image.label).join('-'),
+    settings,
+    suffix,
+    {
+      command: ['sh', '-c', buildScript],
+      env: [
+        { name: 'BUILDKITD_TOML', value: buildkitdConfig(request.insecureRegistries) },
+        { name: 'IMAGES', value: request.images.map((image) => image.label).join(' ') },
+        ...request.images.map((image) => ({ name: `ARGS_${image.label}`, value: buildctlArgs(image, request.insecureRegistries).join('\n') })),
       ],
-      volumes: [{ name: 'state', emptyDir: { sizeLimit: '4Gi' } }],
+      securityContext: { privileged: true },
+      volumeMounts: [{ name: 'state', mountPath: '/var/lib/buildkit' }],
     },
-  };
+    [{ name: 'state', emptyDir: { sizeLimit: '4Gi' } }],
+  );
 }
 
-/** Builds in a pod running buildkitd and buildctl side by side (the daemonless way), one pod per image. */
+/** Builds every image of a request in one pod running buildkitd and a buildctl per image (the daemonless way). */
 export function buildkitBuilder(kube: KubeClient, settings: BuildkitSettings): Builder {
   return {
     name: 'buildkit',
-    async build(request: BuildRequest, output: Output, signal: AbortSignal): Promise<BuildResult> {
-      const log = new BuildLog();
-      let digest: string | undefined;
-      const pod = renderBuildkitPod(request, settings, randomBytes(3).toString('hex'));
+    async build(request: BuildRequest, output: Output, signal: AbortSignal): Promise<ReadonlyMap<string, string>> {
+      const logs = new Map(request.images.map((image) => [image.label, new BuildLog()]));
+      const digests = new Map<string, string>();
+      const failed = new Map<string, string>();
+      const plain = new BuildLog();
       const result = await runBuildPod(
         kube,
-        pod,
+        renderBuildkitPod(request, settings, randomBytes(3).toString('hex')),
         request.context(),
         (line) => {
-          const marker = new RegExp(`^${digestMarker} (sha256:[0-9a-f]{64})$`).exec(line);
-          if (marker !== null) digest = marker[1];
-          const started = log.read(line);
-          if (started !== undefined) output.info(`  ${request.label}: ${started.length > 110 ? `${started.slice(0, 109)}…` : started}`);
-          else output.detail(`  ${request.label} │ ${line}`);
+          const space = line.indexOf(' ');
+          const label = line.slice(0, space);
+          const log = logs.get(label);
+          if (log === undefined) {
+            plain.read(line);
+            output.detail(`  buildkit │ ${line}`);
+            return;
+          }
+          const rest = line.slice(space + 1);
+          const digest = /^tracelab-digest (sha256:[0-9a-f]{64})$/.exec(rest)?.[1];
+          if (digest !== undefined) digests.set(label, digest);
+          const failure = /^tracelab-failed (\d+)$/.exec(rest)?.[1];
+          if (failure !== undefined) failed.set(label, failure);
+          const started = log.read(rest);
+          if (started !== undefined) output.info(progressLine(label, started));
+          else output.detail(`  ${label} │ ${rest}`);
         },
         signal,
       );
-      if (result.exitCode !== 0 || digest === undefined) {
-        const reason = log.failure ?? result.reason ?? (result.exitCode === 0 ? 'no digest was printed' : `exit code ${String(result.exitCode)}`);
-        throw new BuildFailedError(request.label, log.failedStep, log.tail(), reason);
+      for (const image of request.images) {
+        if (digests.has(image.label)) continue;
+        const log = logs.get(image.label) ?? plain;
+        const status = failed.get(image.label);
+        const reason = log.failure ?? result.reason ?? (status !== undefined ? `buildctl exit code ${status}` : `the build pod ended with exit code ${String(result.exitCode)}`);
+        throw new BuildFailedError(image.label, log.failedStep, log.failedStep === undefined ? plain.tail() : log.tail(), reason);
       }
-      return { digest };
+      return digests;
     },
   };
 }
