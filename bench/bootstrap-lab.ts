@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { offlineFlannelImage, renderFlannel } from '../bootstrap/cni/flannel.ts';
+import { nodeBaseArchive } from '../bootstrap/artifacts/build.ts';
 import { kubeadmConfigYaml } from '../bootstrap/kubeadm-config.ts';
 import { readVersions } from '../bootstrap/versions.ts';
 import type { Lab } from '../testenv/nodes/lab.ts';
@@ -44,7 +45,7 @@ function ssh(sshd: NodeSshd, knownHosts: string): string {
   return `ssh -i ${sshd.identityFile} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=${knownHosts} -o LogLevel=ERROR root@${sshd.address}`;
 }
 
-/** What a person types on each host once the artifacts are there: the configs tracelab wrote, nothing else. */
+/** What a person types on each host once the artifacts are there: the configs tracelab wrote, nothing else (the demo's base image is not for the hosts). */
 function hostScript(node: TestNode): string {
   const a = '/var/lib/tracelab/artifacts';
   return `set -e
@@ -55,7 +56,7 @@ cp /var/lib/tracelab/bench/config.toml /etc/containerd/config.toml
 sysctl -q -w net.ipv4.ip_forward=1
 setsid sh -c 'while :; do /usr/local/bin/containerd; sleep 2; done >>/var/log/tracelab/containerd.log 2>&1' </dev/null >/dev/null 2>&1 &
 until ctr version >/dev/null 2>&1; do sleep 0.5; done
-for i in ${a}/images/*.tar; do ctr --namespace k8s.io images import "$i" >/dev/null; done
+for i in ${a}/images/*.tar; do [ "$i" = ${a}/${nodeBaseArchive} ] || ctr --namespace k8s.io images import "$i" >/dev/null; done
 root=${node.cgroupRoot.slice(1)}; for h in /sys/fs/cgroup/*/; do [ -e "$h/cgroup.procs" ] || continue; mkdir -p "$h$root"; if [ -e "$h/cpuset.cpus" ]; then [ -n "$(cat $h$root/cpuset.cpus)" ] || cat $h/cpuset.cpus >$h$root/cpuset.cpus; [ -n "$(cat $h$root/cpuset.mems)" ] || cat $h/cpuset.mems >$h$root/cpuset.mems; fi; done
 setsid sh -c 'while :; do [ -f /var/lib/kubelet/config.yaml ] && { . /var/lib/kubelet/kubeadm-flags.env; /usr/local/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml $KUBELET_KUBEADM_ARGS; }; sleep 2; done >>/var/log/tracelab/kubelet.log 2>&1' </dev/null >/dev/null 2>&1 &
 `;
@@ -69,7 +70,7 @@ function bareScript(lab: LabNodes, artifacts: string, configs: string, knownHost
   const on = (sshd: NodeSshd, command: string): string => `${ssh(sshd, knownHosts)} '${command.replaceAll("'", `'\\''`).replaceAll('@LOCAL_TOKEN@', `'"$token"'`)}'`;
   const kubectl = 'KUBECONFIG=/etc/kubernetes/admin.conf kubectl';
   return `set -e
-${lab.sshds.map((s, i) => `( tar -C ${artifacts} -cf - . | ${on(s, 'mkdir -p /var/lib/tracelab/artifacts && tar -C /var/lib/tracelab/artifacts -xf -')} && tar -C ${configs}/${String(i)} -cf - . | ${on(s, 'mkdir -p /var/lib/tracelab/bench && tar -C /var/lib/tracelab/bench -xf -')} && ${on(s, 'sh /var/lib/tracelab/bench/host.sh')} ) & p${String(i)}=$!`).join('\n')}
+${lab.sshds.map((s, i) => `( tar -C ${artifacts} --exclude=./${nodeBaseArchive} -cf - . | ${on(s, 'mkdir -p /var/lib/tracelab/artifacts && tar -C /var/lib/tracelab/artifacts -xf -')} && tar -C ${configs}/${String(i)} -cf - . | ${on(s, 'mkdir -p /var/lib/tracelab/bench && tar -C /var/lib/tracelab/bench -xf -')} && ${on(s, 'sh /var/lib/tracelab/bench/host.sh')} ) & p${String(i)}=$!`).join('\n')}
 ${lab.sshds.map((_, i) => `wait $p${String(i)}`).join('\n')}
 ${on(cp, 'kubeadm init --config /var/lib/tracelab/bench/kubeadm.yaml --skip-token-print >/dev/null 2>&1')}
 ${on(cp, `${kubectl} apply -f /var/lib/tracelab/bench/flannel.yaml >/dev/null`)}

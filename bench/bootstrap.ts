@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildArtifacts } from '../bootstrap/artifacts/build.ts';
+import { buildArtifacts, nodeBaseArchive } from '../bootstrap/artifacts/build.ts';
 import { cacheBin } from '../bootstrap/artifacts/sources.ts';
 import { createOutput } from '../core/output.ts';
 import { createLab } from '../testenv/nodes/lab.ts';
@@ -38,7 +38,7 @@ sysctl -q -w net.ipv4.ip_forward=1
 setsid sh -c 'while :; do /usr/local/bin/containerd; sleep 2; done >>/var/log/tracelab/containerd.log 2>&1' </dev/null >/dev/null 2>&1 &
 echo $! >/var/lib/tracelab/run/containerd.pid
 until ctr version >/dev/null 2>&1; do sleep 0.5; done
-for i in ${artifacts}/images/*.tar; do ctr --namespace k8s.io images import "$i" >/dev/null; done
+for i in ${artifacts}/images/*.tar; do [ "$i" = ${artifacts}/${nodeBaseArchive} ] || ctr --namespace k8s.io images import "$i" >/dev/null; done
 root=${cgroupRoot.slice(1)}; for h in /sys/fs/cgroup/*/; do [ -e "$h/cgroup.procs" ] || continue; mkdir -p "$h$root"; if [ -e "$h/cpuset.cpus" ]; then [ -n "$(cat $h$root/cpuset.cpus)" ] || cat $h/cpuset.cpus >$h$root/cpuset.cpus; [ -n "$(cat $h$root/cpuset.mems)" ] || cat $h/cpuset.mems >$h$root/cpuset.mems; fi; done
 setsid sh -c 'while :; do [ -f /var/lib/kubelet/config.yaml ] && { . /var/lib/kubelet/kubeadm-flags.env; /usr/local/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml $KUBELET_KUBEADM_ARGS; }; sleep 2; done >>/var/log/tracelab/kubelet.log 2>&1' </dev/null >/dev/null 2>&1 &
 echo $! >/var/lib/tracelab/run/kubelet.pid
