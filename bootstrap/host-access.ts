@@ -72,14 +72,18 @@ export async function fileDigests(host: HostAccess, paths: readonly string[]): P
   return new Map(live.stdout.trim().split('\n').map((line) => [line.slice(66).trim(), line.slice(0, 64)] as const));
 }
 
-/** Several small text files in one probe: each one's content, or undefined when it is missing. */
+/** Several small text files in one probe: each one's content, or undefined when it does not exist. */
 export async function readFiles(host: HostAccess, paths: readonly string[]): Promise<Map<string, string | undefined>> {
   const marker = `--tracelab-file-${String(Date.now())}--`;
-  const live = await host.probe(['sh', '-c', 'm=$1; shift; for f; do if [ -r "$f" ]; then printf "%s present\\n" "$m"; cat -- "$f"; else printf "%s missing\\n" "$m"; fi; done', 'read-files', marker, ...paths]);
+  const script = 'm=$1; shift; for f; do if [ -e "$f" ]; then printf "%s present\\n" "$m"; cat -- "$f" || exit 1; else printf "%s missing\\n" "$m"; fi; done; printf "%s end\\n" "$m"';
+  const live = await host.probe(['sh', '-c', script, 'read-files', marker, ...paths]);
   const parts = live.stdout.split(`${marker} `).slice(1);
+  // A read that failed (permissions, a cut connection) must not pass for a missing file.
+  if (live.exitCode !== 0 || parts.at(-1) !== 'end\n' || parts.length !== paths.length + 1) {
+    throw new Error(`${host.name}: reading ${paths.join(', ')} failed (exit ${String(live.exitCode)}): ${live.stderr.trim().split('\n').at(-1) ?? ''}`);
+  }
   return new Map(paths.map((path, i) => {
-    const part = parts[i];
-    if (part === undefined || part.startsWith('missing\n')) return [path, undefined] as const;
-    return [path, part.slice('present\n'.length)] as const;
+    const part = parts[i] ?? '';
+    return [path, part.startsWith('missing\n') ? undefined : part.slice('present\n'.length)] as const;
   }));
 }

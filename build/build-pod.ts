@@ -2,6 +2,7 @@
 import { Writable, type Readable } from 'node:stream';
 import { Attach, type KubernetesObject, type V1Container, type V1Pod, type V1Volume } from '@kubernetes/client-node';
 import type { KubeClient } from '../core/kube/client.ts';
+import { InterruptedError, UserError, exitCodes } from '../core/errors.ts';
 import { watchObject } from '../core/kube/wait.ts';
 
 /** What a build pod left: its exit code and every line it printed. */
@@ -116,6 +117,7 @@ export async function runBuildPod(kube: KubeClient, pod: V1Pod, context: Readabl
     onLine(line);
   };
   await kube.request('POST', await kube.path({ apiVersion: 'v1', kind: 'Pod', namespace }), { body: pod });
+  let contextFailure: Error | undefined;
   try {
     let failure: string | undefined;
     await watchObject(
@@ -142,6 +144,11 @@ export async function runBuildPod(kube: KubeClient, pod: V1Pod, context: Readabl
         signal.addEventListener('abort', () => {
           connection.close();
         }, { once: true });
+        // A context that fails half-way never ends: the pod would wait for the rest until its deadline.
+        context.once('error', (err) => {
+          contextFailure = err;
+          connection.close();
+        });
       });
     } catch {
       // It ended before we could attach (a failure at once): its log says why.
@@ -149,10 +156,14 @@ export async function runBuildPod(kube: KubeClient, pod: V1Pod, context: Readabl
       for (const line of log.split('\n')) record(line);
     }
     sink.end();
+    if (contextFailure !== undefined) throw new UserError(`sending the build context failed: ${contextFailure.message}`, { exitCode: exitCodes.buildFailed });
 
     const done: V1Pod | undefined = await watchObject(kube, ref, (object) => containerState(object) === 'terminated', signal);
     const terminated = done?.status?.containerStatuses?.find((status) => status.name === buildContainer)?.state?.terminated;
     return { exitCode: terminated?.exitCode ?? -1, reason: terminated?.reason, message: terminated?.message, lines };
+  } catch (err) {
+    if (signal.aborted) throw new InterruptedError(`stopped: build pod ${namespace}/${name} was deleted, nothing was built or deployed`);
+    throw err;
   } finally {
     await kube.request('DELETE', await kube.path(ref), { body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 } }).catch(() => undefined);
   }

@@ -38,8 +38,11 @@ function parseBuilder(name: string): BuilderName {
   return name as BuilderName;
 }
 
+/** How long a build pod may run. */
+export const buildDeadlineSeconds = 1800;
+
 function builderFor(name: BuilderName, kube: KubeClient): Builder {
-  const deadlineSeconds = 1800;
+  const deadlineSeconds = buildDeadlineSeconds;
   return name === 'buildkit'
     ? buildkitBuilder(kube, { namespace: buildNamespace, image: buildkitImage, deadlineSeconds })
     : kanikoBuilder(kube, { namespace: buildNamespace, image: kanikoImage, deadlineSeconds });
@@ -69,7 +72,11 @@ export async function buildAndDeployDemo(globals: GlobalOptions, given: Readonly
 
   let images: Record<string, string>;
   try {
-    await upLayer(globals, registryLayer, {}, { ...flags, wait: true }, layers);
+    // A registry already there keeps the settings it was given (`tracelab up registry --storage-size …`).
+    const registry = await withKube(globals, (kube) => kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'registry', namespace: registryNamespace }), timeoutMs);
+    if (registry === undefined) await upLayer(globals, registryLayer, {}, { ...flags, wait: true }, layers);
+    else output.info('registry: in place, kept as it is (`tracelab up registry` changes its settings)');
+    // No --timeout here: a build pod has its own deadline, and must be deleted whenever the build ends.
     images = await withKube(
       globals,
       async (kube) => {
@@ -79,7 +86,6 @@ export async function buildAndDeployDemo(globals: GlobalOptions, given: Readonly
           buildDemoImages(kube, { builder: builderFor(builder, kube), sources, nodeImage }, { dryRun, output, signal: globals.signal ?? new AbortController().signal }),
         );
       },
-      timeoutMs,
     );
   } finally {
     await sources.close();

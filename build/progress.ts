@@ -15,6 +15,9 @@ export class BuildLog {
     const match = /^#(\d+) (.*)$/.exec(line);
     if (match === null) {
       this.plain.push(line);
+      // buildctl's own last word (a Dockerfile it cannot parse, a solve that fails outside a step).
+      const said = /^error: (.*)$/.exec(line)?.[1];
+      if (said !== undefined) this.failure ??= said;
       return undefined;
     }
     const [, id = '', rest = ''] = match;
@@ -23,8 +26,9 @@ export class BuildLog {
       return /^\[.+\]/.test(rest) ? rest : undefined;
     }
     const error = /^ERROR: (.*)$/.exec(rest);
-    if (error !== null) {
-      // The last error is the one that stopped the build (a missing cache to import is an error that does not).
+    // A cache not there yet to import (a first build) is an ERROR that does not stop the build.
+    if (error !== null && !(this.titles.get(id) ?? '').startsWith('importing cache manifest')) {
+      // The last error is the one that stopped the build.
       this.failedStep = this.titles.get(id);
       this.failure = error[1];
       return undefined;

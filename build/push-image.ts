@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { extract } from 'tar-stream';
-import { UserError } from '../core/errors.ts';
+import { UserError, exitCodes } from '../core/errors.ts';
 
 interface Descriptor {
   readonly mediaType: string;
@@ -34,10 +34,18 @@ function blobOf(files: Map<string, Buffer>, digest: string, archive: string): Bu
   return blob;
 }
 
+/** One request to the registry, bounded in time; a refusal or no answer is one line naming what to look at. */
 async function send(method: string, url: URL, body: Buffer | undefined, contentType: string | undefined, expect: readonly number[]): Promise<Response> {
-  const response = await fetch(url, { method, ...(body === undefined ? {} : { body }), headers: contentType === undefined ? {} : { 'Content-Type': contentType } });
+  let response: Response;
+  try {
+    response = await fetch(url, { method, signal: AbortSignal.timeout(120_000), ...(body === undefined ? {} : { body }), headers: contentType === undefined ? {} : { 'Content-Type': contentType } });
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+    throw new UserError(`the lab registry did not answer ${method} ${url.pathname} (${cause}) — look at its pod: kubectl -n tracelab-registry get pods`, { exitCode: exitCodes.unreachable, cause: err });
+  }
   if (!expect.includes(response.status)) {
-    throw new UserError(`the registry answered ${method} ${url.pathname} with ${String(response.status)}: ${(await response.text()).trim().slice(0, 200)}`);
+    const said = (await response.text()).replace(/\s+/g, ' ').trim().slice(0, 200);
+    throw new UserError(`the lab registry refused ${method} ${url.pathname} with ${String(response.status)}: ${said} — look at its log: kubectl -n tracelab-registry logs deploy/registry`, { exitCode: exitCodes.refused });
   }
   return response;
 }
@@ -55,7 +63,7 @@ export async function pushImageArchive(archive: string, registry: URL, repositor
   const manifest = JSON.parse(manifestBytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
   const api = (path: string): URL => new URL(`/v2/${repository}${path}`, registry);
   for (const { digest } of [manifest.config, ...manifest.layers]) {
-    if ((await fetch(api(`/blobs/${digest}`), { method: 'HEAD' })).status === 200) continue;
+    if ((await send('HEAD', api(`/blobs/${digest}`), undefined, undefined, [200, 404])).status === 200) continue;
     const started = await send('POST', api('/blobs/uploads/'), undefined, undefined, [202]);
     const location = new URL(started.headers.get('location') ?? '', registry);
     location.searchParams.set('digest', digest);

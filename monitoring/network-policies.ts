@@ -26,7 +26,7 @@ export const nodePorts = {
 } as const;
 
 /** The layers whose namespaces Prometheus scrapes pods in: every deployed object carries `tracelab.dev/layer`. */
-export const scrapedLayers = ['demo', 'monitoring'] as const;
+export const scrapedLayers = ['demo', 'monitoring', 'registry'] as const;
 
 const tcp = (port: number): V1NetworkPolicyPort => ({ protocol: 'TCP', port });
 const app = (name: string): V1LabelSelector => ({ matchLabels: selectorFor(name) });

@@ -130,7 +130,8 @@ export function buildkitBuilder(kube: KubeClient, settings: BuildkitSettings): B
         const log = logs.get(image.label) ?? plain;
         const status = failed.get(image.label);
         const reason = log.failure ?? result.reason ?? (status !== undefined ? `buildctl exit code ${status}` : `the build pod ended with exit code ${String(result.exitCode)}`);
-        throw new BuildFailedError(image.label, log.failedStep, log.failedStep === undefined ? plain.tail() : log.tail(), reason);
+        const tail = log.tail();
+        throw new BuildFailedError(image.label, log.failedStep, tail.length > 0 ? tail : plain.tail(), reason);
       }
       return digests;
     },

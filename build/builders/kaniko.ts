@@ -68,7 +68,11 @@ export function kanikoBuilder(kube: KubeClient, settings: KanikoSettings): Build
   return {
     name: 'kaniko',
     async build(request, output, signal) {
-      return new Map(await Promise.all(request.images.map((image) => buildOne(image, request, output, signal))));
+      // Every pod is waited for (and deleted) before a failure is reported.
+      const settled = await Promise.allSettled(request.images.map((image) => buildOne(image, request, output, signal)));
+      const failed = settled.find((result) => result.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      return new Map(settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])));
     },
   };
 }

@@ -1,4 +1,5 @@
 import { createServer, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { PortForward } from '@kubernetes/client-node';
 import type { KubeClient } from './client.ts';
 
@@ -19,16 +20,27 @@ export async function forwardToService(kube: KubeClient, namespace: string, serv
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
+    // What the kubelet says went wrong (a refused port, a pod going away) ends this connection.
+    const errors = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        // client-node writes the stream's opening (its port number, taken off) as an empty chunk.
+        const said = chunk.toString('utf8').trim();
+        if (said !== '') socket.destroy(new Error(said));
+        done();
+      },
+    });
     forwarder
-      .portForwardService(namespace, service, [targetPort], socket, null, socket)
+      .portForwardService(namespace, service, [targetPort], socket, errors, socket)
       .then((opened) => {
         if (typeof opened === 'function') return;
         // client-node returns the `ws` WebSocket, whose types it does not export.
         const connection = opened as unknown as { addEventListener(type: 'close', listener: () => void): void; close(): void };
         connection.addEventListener('close', () => socket.end());
-        socket.on('close', () => {
-          connection.close();
-        });
+        if (socket.destroyed) connection.close();
+        else
+          socket.on('close', () => {
+            connection.close();
+          });
       })
       .catch((err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))));
   });

@@ -21,6 +21,7 @@ import { requireComponent } from '../../../testenv/components.ts';
 /** Layers rendered with other options too, where those options change which objects exist. */
 const variants: Readonly<Record<string, readonly Readonly<Record<string, string>>[]>> = {
   monitoring: [{ grafana: 'false', 'metrics-server': 'false' }],
+  registry: [{ storage: 'pod' }],
 };
 
 /** Layers not held to kube-score yet, each with why; remove the line once its render passes. */
