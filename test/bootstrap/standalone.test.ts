@@ -69,7 +69,7 @@ describe('tracelab bootstrap on a real node', () => {
     if (!ready(t)) return;
     const first = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(first.status, 0, first.stderr);
-    assert.match(first.stderr, /wrote 27 files in .* \(Kubernetes v1\.37\.2, 14 images, the Node v24\.\d+\.\d+ base image\)/);
+    assert.match(first.stderr, /wrote 27 files in .* \(Kubernetes v1\.37\.2, 14 images, the Node 24\.\d+\.\d+ base image\)/);
     const manifest = JSON.parse(readFileSync(join(artifacts, 'manifest.json'), 'utf8')) as { images: { reference: string }[] };
     assert.deepEqual(manifest.images.map((i) => i.reference).sort(), [
       'cr.jaegertracing.io/jaegertracing/jaeger:2.13.0',
