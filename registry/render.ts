@@ -27,25 +27,17 @@ export function registryConfig(): string {
   });
 }
 
-function renderNamespace(): V1Namespace {
+/**
+ * A namespace that audits and warns on anything below Pod Security `restricted` and enforces `enforce`:
+ * `restricted` for the registry; `privileged` for build pods only (BuildKit mounts and unshares).
+ */
+function renderNamespace(name: string, enforce: 'restricted' | 'privileged'): V1Namespace {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
-      name: registryNamespace,
-      labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' },
-    },
-  };
-}
-
-/** Build pods only: BuildKit's mount and unshare, so `privileged` is enforced; audit and warn still say what is not `restricted`. */
-function renderBuildNamespace(): V1Namespace {
-  return {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: {
-      name: buildNamespace,
-      labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/audit': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' },
+      name,
+      labels: { ...labels, 'pod-security.kubernetes.io/enforce': enforce, 'pod-security.kubernetes.io/audit': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' },
     },
   };
 }
@@ -147,5 +139,5 @@ function renderService(): V1Service {
 
 /** The lab registry (its namespace, config, storage, the registry and its NodePort Service) and the namespace builds run in. */
 export function renderRegistry(options: RegistryOptions): KubernetesObject[] {
-  return [renderNamespace(), renderBuildNamespace(), renderConfigMap(), ...(options.storage === 'pod' ? [] : [renderClaim(options)]), renderDeployment(options), renderService(), ...renderRegistryNetworkPolicies()];
+  return [renderNamespace(registryNamespace, 'restricted'), renderNamespace(buildNamespace, 'privileged'), renderConfigMap(), ...(options.storage === 'pod' ? [] : [renderClaim(options)]), renderDeployment(options), renderService(), ...renderRegistryNetworkPolicies()];
 }
