@@ -50,12 +50,12 @@ export function monitoringOptionsFor(source: NodePlan['source'], flags: LayerFla
   return options;
 }
 
-/** After the cluster: every layer but the demo (`npm run deploy:demo` builds its images first). */
+/** After the cluster: the layers marked installedByBootstrap (not the demo: `npm run deploy:demo` builds its images first). */
 export async function installLayers(globals: GlobalOptions, lab: Pick<NodePlan, 'userKubeconfig' | 'contextName' | 'source'>, layers: readonly Layer<unknown>[], monitoringOptions: Record<string, string | undefined>, timeout: string): Promise<void> {
   globals.output.info(`lab ready: kubectl --context ${lab.contextName} get nodes (kubeconfig ${lab.userKubeconfig})`);
   const layerGlobals = { ...globals, kubeconfig: lab.userKubeconfig, context: lab.contextName };
   for (const layer of layers) {
-    if (layer.name === 'demo') continue;
+    if (layer.installedByBootstrap !== true) continue;
     if (layer.name === 'monitoring' && monitoringOptions.grafana === 'false' && lab.source.kind === 'artifacts') {
       globals.output.warn('leaving Grafana out: its image is not in the artifacts (AGPL: tracelab never builds it) — import it on the nodes and run `tracelab deploy monitoring --grafana true`');
     }

@@ -21,6 +21,8 @@ export interface Layer<Options> {
   readonly description: string;
   /** The namespaces the layer makes and owns; no other layer may put its objects' namespace there. */
   readonly namespaces?: readonly string[];
+  /** `tracelab bootstrap` installs it on the lab it makes (with its default options), in the order of cli/layers.ts. */
+  readonly installedByBootstrap?: boolean;
   /** Validates raw CLI/config values; throws UserError with one line naming the bad value. */
   parseOptions(raw: Readonly<Record<string, string | undefined>>): Options;
   /**

@@ -190,6 +190,7 @@ export const monitoringLayer: Layer<MonitoringOptions> = {
   name: 'monitoring',
   description: 'Jaeger v2, Prometheus v3 with rules, Grafana dashboards, node-exporter and metrics-server',
   namespaces: [namespaces.jaeger, namespaces.monitoring],
+  installedByBootstrap: true,
   parseOptions: (raw) => parseMonitoringOptions(raw),
   // The cluster may have a metrics-server already: adopting it and deleting it on teardown would break whoever installed it.
   async adaptToCluster(kube, options, { output }) {

@@ -22,6 +22,7 @@ export const registryLayer: Layer<RegistryOptions> = {
   name: 'registry',
   description: 'the lab image registry (distribution v3) the in-cluster builds push to and every node pulls from, and the namespace builds run in',
   namespaces: [registryNamespace, buildNamespace],
+  installedByBootstrap: true,
   parseOptions: parseRegistryOptions,
   async adaptToCluster(kube, options, { output }) {
     if (options.storage !== 'auto') return options;

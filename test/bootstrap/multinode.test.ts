@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import type { V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { deployLayer } from '../../core/kube/apply.ts';
 import { createKube, type KubeClient } from '../../core/kube/client.ts';
+import { forwardToService } from '../../core/kube/port-forward.ts';
 import { createRecordingOutput } from '../../core/output.ts';
 import { requireComponents, type ComponentBinary } from '../../testenv/components.ts';
 import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
@@ -24,7 +25,7 @@ import { nodeTestImageArchive, runToCompletion, scriptContainer, snapshotScript,
 const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
 const nodeBinaries: readonly ComponentBinary[] = [
   ...(['kubelet', 'kubeadm', 'kube-proxy', 'containerd', 'ctr', 'containerd-shim-runc-v2', 'crictl', 'coredns', 'pause', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const),
-  ...(['flanneld', 'flannel-install-conf', 'cni/flannel', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server'] as const),
+  ...(['flanneld', 'flannel-install-conf', 'cni/flannel', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server', 'registry', 'buildkitd', 'buildctl'] as const),
 ];
 const names = ['cp1', 'worker1', 'worker2'] as const;
 
@@ -195,6 +196,70 @@ describe('a three-node lab over SSH on real nodes', () => {
     const server = (await kube.list<V1Pod>('v1', 'Pod', { namespace: 'dns-check', labelSelector: 'app=web' })).items[0];
     assert.equal(server?.spec?.nodeName, 'worker2');
     await deployLayer(kube, { layer: 'dns-check', objects: [], dryRun: false, timeoutMs: 120_000, output: createRecordingOutput(), confirm: () => Promise.resolve(true) });
+  });
+
+  it('deploy:demo across the nodes: built in the cluster, pulled by every worker from the lab registry; frontend on one node reaches backend on the other by DNS, one trace in Jaeger', async (t) => {
+    if (!ready(t)) return;
+    assert.ok(kube);
+    const namespace = 'tracelab-demo';
+    const run = await tracelab(['deploy', 'demo', '--artifacts', artifacts, '--replicas', '2', '--timeout', '8m']);
+    t.diagnostic(`deploy:demo on three nodes: ${String(run.ms)} ms`);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /^ {2}backend: built sha256:[0-9a-f]{12}/m);
+    const pods = (await kube.list<V1Pod>('v1', 'Pod', { namespace })).items.filter((p) => p.metadata?.deletionTimestamp === undefined);
+    const nodeOf = new Map(pods.map((p) => [p.metadata?.name ?? '', p.spec?.nodeName ?? '']));
+    for (const service of ['frontend', 'backend']) {
+      const placed = pods.filter((p) => p.metadata?.labels?.app === service).map((p) => p.spec?.nodeName ?? '');
+      assert.deepEqual(placed.sort(), ['worker1', 'worker2'], `${service} spread over the workers, each pulled its image from the lab registry`);
+    }
+
+    const frontend = await forwardToService(kube, namespace, 'frontend', 8080);
+    try {
+      const url = `http://127.0.0.1:${String(frontend.port)}`;
+      const discovery = (await (await fetch(`${url}/api/discovery`)).json()) as { dns: { addresses?: string[] }; agree: boolean | null };
+      assert.equal(discovery.agree, true, JSON.stringify(discovery));
+      // The frontend keeps its connection to one backend; to make the crossing certain, its node gets no
+      // backend: cordoned, the backends there deleted, their replacements scheduled on the other worker.
+      type Hello = { pod: string; backend: { pod: string }; traceId: string };
+      const hello = async (): Promise<Hello> => (await (await fetch(`${url}/api/hello`)).json()) as Hello;
+      const here = nodeOf.get((await hello()).pod) ?? '';
+      const cordon = (unschedulable: boolean): Promise<unknown> => (kube as KubeClient).request('PATCH', `/api/v1/nodes/${here}`, { body: { spec: { unschedulable } }, contentType: 'application/merge-patch+json' });
+      await cordon(true);
+      let crossing: Hello | undefined;
+      try {
+        for (const pod of pods.filter((p) => p.metadata?.labels?.app === 'backend' && p.spec?.nodeName === here)) {
+          await kube.request('DELETE', `/api/v1/namespaces/${namespace}/pods/${pod.metadata?.name ?? ''}`);
+        }
+        const deadline = Date.now() + 120_000;
+        while (crossing === undefined && Date.now() < deadline) {
+          const answer = await hello().catch(() => undefined);
+          const backendNode = answer === undefined ? undefined : (await kube.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', name: answer.backend.pod, namespace }))?.spec?.nodeName;
+          if (answer !== undefined && backendNode !== undefined && backendNode !== here) crossing = answer;
+          else await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      } finally {
+        await cordon(false);
+      }
+      assert.ok(crossing, `a request from frontend on ${here} answered by backend on the other worker`);
+      t.diagnostic(`frontend ${crossing.pod} on ${here} → backend ${crossing.backend.pod} on the other worker`);
+      const jaeger = await forwardToService(kube, 'jaeger', 'jaeger-query', 16686);
+      try {
+        const deadline = Date.now() + 60_000;
+        let services = new Set<string>();
+        while (!(services.has('frontend') && services.has('backend')) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          const found = (await (await fetch(`http://127.0.0.1:${String(jaeger.port)}/api/traces/${crossing.traceId}`)).json().catch(() => ({}))) as { data?: { processes: Record<string, { serviceName: string }> }[] };
+          services = new Set(Object.values(found.data?.[0]?.processes ?? {}).map((p) => p.serviceName));
+        }
+        assert.deepEqual([...services].sort(), ['backend', 'frontend'], 'the crossing request is one trace with both services');
+      } finally {
+        await jaeger.close();
+      }
+    } finally {
+      await frontend.close();
+    }
+    const removed = await tracelab(['--yes', 'teardown', 'demo']);
+    assert.equal(removed.status, 0, removed.stderr);
   });
 
   it('re-runs changing nothing: every step on every host finds its work done', async (t) => {
