@@ -20,3 +20,9 @@ export const inClusterRegistryHost = `registry.${registryNamespace}.svc.cluster.
 export function labRepository(name: string): string {
   return `tracelab/${name}`;
 }
+
+/**
+ * The label bootstrap puts on each node whose containerd it told where the lab registry is (the
+ * hosts.toml above): the API's only view of a node's containerd configuration.
+ */
+export const labRegistryNodeLabel = 'tracelab.dev/pulls-lab-registry';

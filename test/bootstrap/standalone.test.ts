@@ -109,7 +109,7 @@ describe('tracelab bootstrap on a real node', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /^ {2}lab1\$ install -D -m 0755 \S+\/bin\/kubelet \/usr\/local\/bin\/kubelet$/m);
     assert.match(run.stderr, /^ {2}lab1\$ kubeadm init --config \/etc\/tracelab\/kubeadm\.yaml --skip-token-print$/m);
-    assert.match(run.stderr, /^ {2}would label node lab1: tracelab\.dev\/profile=standalone$/m);
+    assert.match(run.stderr, /^ {2}would label node lab1: tracelab\.dev\/profile=standalone, tracelab\.dev\/pulls-lab-registry=true$/m);
     assert.equal((await (node as TestNode).executor.run(['sh', '-c', snapshotScript])).stdout, pristine);
     assert.equal(existsSync(kubeconfig), false, 'no kubeconfig written');
   });
