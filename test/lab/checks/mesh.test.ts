@@ -1,0 +1,42 @@
+/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; literals are how they are built */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import { meshChecks, meshNotInstalled, proxyProblem } from '../../../lab/checks/mesh.ts';
+
+const pod = (proxy: 'none' | 'waiting' | 'ready' | 'crashed', native = false): V1Pod => {
+  const container = { name: 'istio-proxy', image: 'istio/proxyv2' };
+  const state =
+    proxy === 'waiting'
+      ? { state: { waiting: { reason: 'ErrImageNeverPull', message: 'Container image "docker.io/istio/proxyv2:1.31.0" is not present with pull policy of Never' } }, ready: false }
+      : proxy === 'crashed'
+        ? { state: { running: {} }, lastState: { terminated: { exitCode: 127, reason: 'Error' } }, ready: false }
+        : { state: { running: {} }, ready: true };
+  const statuses = proxy === 'none' ? [] : [{ name: 'istio-proxy', image: '', imageID: '', restartCount: 0, ...state }];
+  return {
+    metadata: { name: 'backend-1', namespace: 'tracelab-demo' },
+    spec: {
+      containers: [{ name: 'server', image: 'backend' }, ...(proxy === 'none' || native ? [] : [container])],
+      initContainers: proxy !== 'none' && native ? [{ ...container, restartPolicy: 'Always' }] : [],
+    },
+    status: native ? { initContainerStatuses: statuses } : { containerStatuses: statuses },
+  };
+};
+
+describe('proxyProblem()', () => {
+  it('names what keeps the sidecar from running: missing, waiting with the kubelet reason, not ready after an exit', () => {
+    assert.equal(proxyProblem(pod('ready')), undefined);
+    assert.equal(proxyProblem(pod('ready', true)), undefined, 'a native sidecar (an init container that keeps running)');
+    assert.equal(proxyProblem(pod('none')), 'pod tracelab-demo/backend-1 has no istio-proxy container: sidecar injection is off for its namespace');
+    assert.match(proxyProblem(pod('waiting', true)) ?? '', /^pod tracelab-demo\/backend-1 istio-proxy ErrImageNeverPull: Container image "docker\.io\/istio\/proxyv2:1\.31\.0" is not present/);
+    assert.equal(proxyProblem(pod('crashed')), 'pod tracelab-demo/backend-1 istio-proxy not ready (last exit 127 Error)');
+  });
+});
+
+describe('meshNotInstalled()', () => {
+  it('lists every mesh check as not installed, none as passed', () => {
+    const rows = meshNotInstalled();
+    assert.deepEqual(rows.map((row) => row.id), meshChecks.map((check) => check.id));
+    assert.ok(rows.every((row) => row.status === 'not-installed'));
+  });
+});
