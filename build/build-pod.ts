@@ -107,7 +107,15 @@ function startFailure(pod: V1Pod): string | undefined {
  * `onLine`, and deletes the pod whatever happens. The pod's container must read its stdin to EOF
  * first (the context), then build.
  */
-export async function runBuildPod(kube: KubeClient, pod: V1Pod, context: Readable, onLine: (line: string) => void, signal: AbortSignal): Promise<BuildPodResult> {
+export async function runBuildPod(
+  kube: KubeClient,
+  pod: V1Pod,
+  context: Readable,
+  onLine: (line: string) => void,
+  signal: AbortSignal,
+  /** Runs once the pod exists (e.g. to make it the owner of its credentials); a failure deletes the pod. */
+  onCreated?: (created: V1Pod) => Promise<void>,
+): Promise<BuildPodResult> {
   const namespace = pod.metadata?.namespace ?? '';
   const name = pod.metadata?.name ?? '';
   const ref = { apiVersion: 'v1', kind: 'Pod', name, namespace };
@@ -116,9 +124,15 @@ export async function runBuildPod(kube: KubeClient, pod: V1Pod, context: Readabl
     lines.push(line);
     onLine(line);
   };
-  await kube.request('POST', await kube.path({ apiVersion: 'v1', kind: 'Pod', namespace }), { body: pod });
+  const pods = await kube.path({ apiVersion: 'v1', kind: 'Pod', namespace });
+  // Build pods a killed tracelab left to their deadline go now, and with them the Secrets they own.
+  for (const phase of ['Failed', 'Succeeded']) {
+    await kube.request('DELETE', pods, { query: { labelSelector: 'app.kubernetes.io/managed-by=tracelab,tracelab.dev/build', fieldSelector: `status.phase=${phase}` } });
+  }
+  const created = await kube.request<V1Pod>('POST', pods, { body: pod });
   let contextFailure: Error | undefined;
   try {
+    await onCreated?.(created);
     let failure: string | undefined;
     await watchObject(
       kube,

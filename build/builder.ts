@@ -20,6 +20,11 @@ export interface BuildRequest {
   readonly context: () => Readable;
   /** Registries reached over plain HTTP (the lab registry). */
   readonly insecureRegistries: readonly string[];
+  /**
+   * A `.dockerconfigjson` with the credentials to push with (--pull-secret's, for --registry's
+   * host only): the build pods get it as a Secret of their own, deleted with them.
+   */
+  readonly pushCredentials?: string | undefined;
 }
 
 /**

@@ -3,15 +3,16 @@ import type { KubeClient } from '../core/kube/client.ts';
 import type { Output } from '../core/output.ts';
 import { UserError, exitCodes } from '../core/errors.ts';
 import { demoServices, type DemoService } from '../demo/options.ts';
-import { inClusterRegistryHost, labRegistryHost, labRepository } from '../registry/address.ts';
 import { BuildFailedError, type Builder } from './builder.ts';
 import type { DemoSources } from './demo-sources.ts';
-import { labManifestDigest } from './lab-registry.ts';
+import { labImageRegistry, type ImageRegistry } from './image-registry.ts';
 
 export interface DemoImagesPlan {
   readonly builder: Builder;
+  /** Where the images go and the nodes pull them from: --registry's; default the lab registry. */
+  readonly registry?: ImageRegistry | undefined;
   readonly sources: Pick<DemoSources, 'keys' | 'context'>;
-  /** The Dockerfile's NODE_IMAGE (a base image in the lab registry for air-gapped builds); undefined: the Dockerfile's default. */
+  /** The Dockerfile's NODE_IMAGE (a base image in the registry for air-gapped builds); undefined: the Dockerfile's default. */
   readonly nodeImage: string | undefined;
 }
 
@@ -20,30 +21,35 @@ export function sourcesTag(key: string): string {
   return `src-${key.slice(0, 20)}`;
 }
 
+/** The tag of a service's image built from these sources on this base image (the base is part of what the image is made of). */
+export function imageTag(sourcesKey: string, nodeImage: string | undefined): string {
+  return sourcesTag(createHash('sha256').update(`${sourcesKey}\n${nodeImage ?? 'default'}\n`).digest('hex'));
+}
+
 /** The image references the demo's Deployments use: by digest, as the nodes pull them. */
 export type DemoImages = Record<DemoService, string>;
 
 /**
- * Builds the demo's images in the cluster into the lab registry — the ones whose sources the
+ * Builds the demo's images in the cluster into the registry — the ones whose sources the
  * registry has no image of, all in one build — and returns the references to deploy, by digest.
  * A dry run builds nothing: it names what would be built and returns tag references.
  */
 export async function buildDemoImages(kube: KubeClient, plan: DemoImagesPlan, options: { dryRun: boolean; output: Output; signal: AbortSignal }): Promise<DemoImages> {
   const { output } = options;
+  const registry = plan.registry ?? labImageRegistry(kube);
   const images: Partial<DemoImages> = {};
   const toBuild: { service: DemoService; repository: string; tag: string }[] = [];
   await Promise.all(
     demoServices.map(async (service) => {
-      const repository = labRepository(service);
-      // The base image is part of what the image is made of.
-      const tag = sourcesTag(createHash('sha256').update(`${plan.sources.keys[service]}\n${plan.nodeImage ?? 'default'}\n`).digest('hex'));
-      const existing = await labManifestDigest(kube, repository, tag);
+      const repository = registry.repository(service);
+      const tag = imageTag(plan.sources.keys[service], plan.nodeImage);
+      const existing = await registry.manifestDigest(repository, tag);
       if (existing !== undefined) {
-        output.info(`  ${service}: sources unchanged — ${repository}:${tag} is in the lab registry`);
-        images[service] = `${labRegistryHost}/${repository}@${existing}`;
+        output.info(`  ${service}: sources unchanged — ${repository}:${tag} is in ${registry.name}`);
+        images[service] = `${registry.pullName(repository)}@${existing}`;
       } else if (options.dryRun) {
         output.info(`  ${service}: would build ${repository}:${tag} with ${plan.builder.name} (dry run: nothing built)`);
-        images[service] = `${labRegistryHost}/${repository}:${tag}`;
+        images[service] = `${registry.pullName(repository)}:${tag}`;
       } else {
         toBuild.push({ service, repository, tag });
       }
@@ -59,12 +65,13 @@ export async function buildDemoImages(kube: KubeClient, plan: DemoImagesPlan, op
       {
         images: toBuild.map(({ service, repository, tag }) => ({
           label: service,
-          image: `${inClusterRegistryHost}/${repository}:${tag}`,
+          image: `${registry.pushName(repository)}:${tag}`,
           buildArgs: { SERVICE: service, ...(plan.nodeImage === undefined ? {} : { NODE_IMAGE: plan.nodeImage }) },
-          cacheImage: `${inClusterRegistryHost}/${labRepository('cache')}:${service}`,
+          cacheImage: `${registry.pushName(registry.repository('cache'))}:${service}`,
         })),
         context: await plan.sources.context(),
-        insecureRegistries: [inClusterRegistryHost],
+        insecureRegistries: registry.insecureHosts,
+        ...(registry.pushCredentials === undefined ? {} : { pushCredentials: registry.pushCredentials }),
       },
       output,
       options.signal,
@@ -80,7 +87,7 @@ export async function buildDemoImages(kube: KubeClient, plan: DemoImagesPlan, op
     const digest = digests.get(service);
     if (digest === undefined) throw new Error(`${plan.builder.name} returned no digest for ${service}`);
     output.info(`  ${service}: built ${digest.slice(0, 19)}… in ${seconds}s`);
-    images[service] = `${labRegistryHost}/${repository}@${digest}`;
+    images[service] = `${registry.pullName(repository)}@${digest}`;
   }
   return images as DemoImages;
 }

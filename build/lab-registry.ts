@@ -2,13 +2,7 @@ import { createHash } from 'node:crypto';
 import type { KubeClient } from '../core/kube/client.ts';
 import { isNotFound } from '../core/kube/errors.ts';
 import { registryNamespace, registryPort } from '../registry/address.ts';
-
-const manifestTypes = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
+import { manifestTypes } from './registry-client.ts';
 
 /** The lab registry's HTTP API through the API server's service proxy: no port-forward, no route to the nodes needed. */
 export function registryApiPath(path: string): string {

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { extract } from 'tar-stream';
-import { UserError, exitCodes } from '../core/errors.ts';
+import { UserError } from '../core/errors.ts';
+import { RegistryClient } from './registry-client.ts';
 
 interface Descriptor {
   readonly mediaType: string;
@@ -34,41 +35,34 @@ function blobOf(files: Map<string, Buffer>, digest: string, archive: string): Bu
   return blob;
 }
 
-/** One request to the registry, bounded in time; a refusal or no answer is one line naming what to look at. */
-async function send(method: string, url: URL, body: Buffer | undefined, contentType: string | undefined, expect: readonly number[]): Promise<Response> {
-  let response: Response;
-  try {
-    response = await fetch(url, { method, signal: AbortSignal.timeout(120_000), ...(body === undefined ? {} : { body }), headers: contentType === undefined ? {} : { 'Content-Type': contentType } });
-  } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
-    throw new UserError(`the lab registry did not answer ${method} ${url.pathname} (${cause}) — look at its pod: kubectl -n tracelab-registry get pods`, { exitCode: exitCodes.unreachable, cause: err });
-  }
-  if (!expect.includes(response.status)) {
-    const said = (await response.text()).replace(/\s+/g, ' ').trim().slice(0, 200);
-    throw new UserError(`the lab registry refused ${method} ${url.pathname} with ${String(response.status)}: ${said} — look at its log: kubectl -n tracelab-registry logs deploy/registry`, { exitCode: exitCodes.refused });
-  }
-  return response;
+/** The lab registry through a port-forward: plain HTTP, no credentials. */
+function labRegistryAt(base: URL): RegistryClient {
+  return new RegistryClient({ base, name: 'the lab registry', hint: 'look at its pod and log: kubectl -n tracelab-registry get pods; kubectl -n tracelab-registry logs deploy/registry' });
 }
 
 /**
- * Pushes the image of an OCI layout archive to a registry over plain HTTP (the lab registry through
- * a port-forward), blobs first, then the manifest under the tag. Returns the manifest's digest.
+ * Pushes the image of an OCI layout archive to a registry (the lab registry through a
+ * port-forward when given a URL, any other through its client), blobs it lacks first, then the
+ * manifest under the tag. Returns the manifest's digest.
  */
-export async function pushImageArchive(archive: string, registry: URL, repository: string, tag: string): Promise<string> {
+export async function pushImageArchive(archive: string, registry: URL | RegistryClient, repository: string, tag: string): Promise<string> {
+  const client = registry instanceof URL ? labRegistryAt(registry) : registry;
   const files = await readArchive(archive);
   const index = JSON.parse(files.get('index.json')?.toString('utf8') ?? 'null') as { manifests?: Descriptor[] } | null;
   const top = index?.manifests?.[0];
   if (top === undefined) throw new UserError(`${archive} is not an OCI image archive (no index.json) — rebuild it with \`tracelab artifacts build\``);
   const manifestBytes = blobOf(files, top.digest, archive);
   const manifest = JSON.parse(manifestBytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
-  const api = (path: string): URL => new URL(`/v2/${repository}${path}`, registry);
+  const push = { repository, push: true } as const;
   for (const { digest } of [manifest.config, ...manifest.layers]) {
-    if ((await send('HEAD', api(`/blobs/${digest}`), undefined, undefined, [200, 404])).status === 200) continue;
-    const started = await send('POST', api('/blobs/uploads/'), undefined, undefined, [202]);
-    const location = new URL(started.headers.get('location') ?? '', registry);
+    const found = await client.send('HEAD', client.url(repository, `/blobs/${digest}`), { ...push, expect: [200, 404] });
+    if (found.status === 200) continue;
+    const started = await client.send('POST', client.url(repository, '/blobs/uploads/'), { ...push, expect: [202] });
+    await started.body?.cancel();
+    const location = new URL(started.headers.get('location') ?? '', client.endpoint.base);
     location.searchParams.set('digest', digest);
-    await send('PUT', location, blobOf(files, digest, archive), 'application/octet-stream', [201]);
+    await client.send('PUT', location, { ...push, body: blobOf(files, digest, archive), contentType: 'application/octet-stream', expect: [201] });
   }
-  await send('PUT', api(`/manifests/${tag}`), manifestBytes, top.mediaType, [201]);
+  await client.send('PUT', client.url(repository, `/manifests/${tag}`), { ...push, body: manifestBytes, contentType: top.mediaType, expect: [201] });
   return top.digest;
 }

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
+import { UserError } from '../core/errors.ts';
 import type { Layer } from '../core/layer.ts';
 import { addApplyFlags, upLayer, type ApplyFlags } from '../core/kube/commands.ts';
 import { demoLayer } from './layer.ts';
@@ -12,9 +13,13 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 interface DeployDemoFlags extends ApplyFlags {
   images?: string;
   builder: string;
+  buildkitMode?: string;
   artifacts?: string;
   nodeImage?: string;
   sources?: string;
+  registry?: string;
+  registryInsecure?: boolean;
+  pullSecret?: string;
   replicas?: string;
   namespace?: string;
   backendLatencyMs?: string;
@@ -30,9 +35,13 @@ export function registerDemoCommands(program: Command, globals: (command: Comman
     .description('build the frontend and backend images in the cluster, deploy them by digest and wait until both are available')
     .option('--images <list>', 'prebuilt images (frontend=REF,backend=REF) instead of building them in the cluster')
     .option('--builder <name>', 'the in-cluster builder: buildkit or kaniko', 'buildkit')
+    .option('--buildkit-mode <mode>', 'how BuildKit runs: rootless, privileged, or auto (default: rootless where the cluster admits it, else privileged)')
     .option('--artifacts <dir>', 'air-gapped: the Node base image from this artifacts directory (tracelab artifacts build) and no network in the build')
     .option('--node-image <ref>', "the Dockerfile's base image (NODE_IMAGE) as the builder pulls it")
     .option('--sources <dir>', "a directory with the Dockerfile and services/ to build instead of tracelab's own (your changes to the demo)")
+    .option('--registry <ref>', 'push the built images to this registry (host[:port]/path) instead of the lab registry, and deploy them from there')
+    .option('--registry-insecure', '--registry speaks plain HTTP (its nodes need a containerd hosts.toml for it too)')
+    .option('--pull-secret <name>', "a kubernetes.io/dockerconfigjson Secret in the demo's namespace: the nodes pull with it, the builds push with it")
     .option('--replicas <n>', `replicas per service, also the autoscaler's floor (default ${demoDefaults.replicas})`)
     .option('--namespace <name>', `namespace of the demo (default ${demoDefaults.namespace})`)
     .option('--backend-latency-ms <ms>', 'added latency of every backend call')
@@ -46,13 +55,17 @@ export function registerDemoCommands(program: Command, globals: (command: Comman
         'backend-latency-ms': flags.backendLatencyMs,
         'backend-cpu-ms': flags.backendCpuMs,
         'backend-error-rate': flags.backendErrorRate,
+        'pull-secret': flags.pullSecret,
       };
       const given = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined));
       if (flags.images !== undefined) {
+        if (flags.registry !== undefined || flags.registryInsecure === true) {
+          throw new UserError('--registry is where deploy:demo pushes the images it builds: with prebuilt --images, leave it out');
+        }
         await upLayer(globals(command), demoLayer, given, flags, layers);
         return;
       }
       const { buildAndDeployDemo } = await import('../build/deploy-demo.ts');
-      await buildAndDeployDemo(globals(command), given, flags, layers, { builder: flags.builder, repoRoot: flags.sources ?? repoRoot, artifacts: flags.artifacts, nodeImage: flags.nodeImage });
+      await buildAndDeployDemo(globals(command), given, flags, layers, { builder: flags.builder, buildkitMode: flags.buildkitMode, repoRoot: flags.sources ?? repoRoot, artifacts: flags.artifacts, nodeImage: flags.nodeImage, registry: flags.registry, registryInsecure: flags.registryInsecure });
   });
 }

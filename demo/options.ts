@@ -13,15 +13,26 @@ export interface DemoOptions {
   readonly backendLatencyMs: number | undefined;
   readonly backendCpuMs: number | undefined;
   readonly backendErrorRate: number | undefined;
+  /** A kubernetes.io/dockerconfigjson Secret in the namespace the nodes pull the images with (a registry with credentials). */
+  readonly pullSecret: string | undefined;
 }
 
 export const demoDefaults = { namespace: 'tracelab-demo', replicas: 2 } as const;
 
 /** The flags `tracelab up demo` and `tracelab deploy demo` accept, as raw option keys. */
-export const demoOptionKeys = ['images', 'replicas', 'namespace', 'backend-latency-ms', 'backend-cpu-ms', 'backend-error-rate'] as const;
+export const demoOptionKeys = ['images', 'replicas', 'namespace', 'backend-latency-ms', 'backend-cpu-ms', 'backend-error-rate', 'pull-secret'] as const;
 
-const imageRef = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const imageRef = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*|\[[0-9a-f:]+\])(?::\d+)?(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function parsePullSecret(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  if (!dnsSubdomain.test(name)) {
+    throw new UserError(`--pull-secret '${name}' is not a Secret name (lowercase letters, digits, '-' and '.'): pass the name of a kubernetes.io/dockerconfigjson Secret in the demo's namespace`);
+  }
+  return name;
+}
 
 export function parseImages(text: string | undefined): Record<DemoService, string> {
   const usage = '--images frontend=REF,backend=REF';
@@ -71,5 +82,6 @@ export function parseDemoOptions(raw: Readonly<Record<string, string | undefined
     backendLatencyMs: parseNumber('backend-latency-ms', raw['backend-latency-ms'], 0, 60_000, true),
     backendCpuMs: parseNumber('backend-cpu-ms', raw['backend-cpu-ms'], 0, 10_000, true),
     backendErrorRate: parseNumber('backend-error-rate', raw['backend-error-rate'], 0, 1, false),
+    pullSecret: parsePullSecret(raw['pull-secret']),
   };
 }

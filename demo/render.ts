@@ -120,6 +120,7 @@ export function renderDeployment(service: DemoService, options: DemoOptions): V1
         spec: {
           serviceAccountName: service,
           automountServiceAccountToken: false,
+          ...(options.pullSecret === undefined ? {} : { imagePullSecrets: [{ name: options.pullSecret }] }),
           securityContext: {
             runAsNonRoot: true,
             runAsUser,
@@ -176,6 +177,9 @@ export function renderHorizontalPodAutoscaler(service: DemoService, options: Dem
       minReplicas: options.replicas,
       maxReplicas: Math.max(5, options.replicas),
       metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+      // A lab shows scaling back down within minutes (`loadtest ramp`): 60 s of lower readings
+      // instead of the default 300 s, then at most half the pods per 15 s.
+      behavior: { scaleDown: { stabilizationWindowSeconds: 60, policies: [{ type: 'Percent', value: 50, periodSeconds: 15 }] } },
     },
   };
 }

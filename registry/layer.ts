@@ -2,7 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeClient } from '../core/kube/client.ts';
 import type { Layer } from '../core/layer.ts';
 import { explainKubeError } from '../core/kube/report.ts';
-import { buildNamespace, registryNamespace } from './address.ts';
+import { registryNamespace } from './address.ts';
 import { parseRegistryOptions, type RegistryOptions } from './options.ts';
 import { renderRegistry } from './render.ts';
 
@@ -20,15 +20,15 @@ async function hasDefaultStorageClass(kube: KubeClient): Promise<boolean> {
 /** The lab registry the in-cluster builds push to and the nodes pull from. */
 export const registryLayer: Layer<RegistryOptions> = {
   name: 'registry',
-  description: 'the lab image registry (distribution v3) the in-cluster builds push to and every node pulls from, and the namespace builds run in',
-  namespaces: [registryNamespace, buildNamespace],
+  description: 'the lab image registry (distribution v3) the in-cluster builds push to and every node pulls from',
+  namespaces: [registryNamespace],
   installedByBootstrap: true,
   parseOptions: parseRegistryOptions,
   async adaptToCluster(kube, options, { output }) {
     if (options.storage !== 'auto') return options;
     const claimed = await kube.get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: 'registry-data', namespace: registryNamespace });
     if (claimed !== undefined || (await hasDefaultStorageClass(kube))) return { ...options, storage: 'claim' };
-    output.warn(`the cluster has no default StorageClass: the registry keeps images in its pod (${options.storageSize} emptyDir), lost when the pod is replaced — rebuilt by the next deploy:demo`);
+    output.warn(`the cluster has no default StorageClass: the registry keeps images in its pod (${options.storageSize} emptyDir), lost when the pod is replaced — rebuilt by the next deploy:demo; \`tracelab up storage\` makes volumes on the nodes' disks the default, then \`tracelab up registry\` moves the registry onto one`);
     return { ...options, storage: 'pod' };
   },
   render: renderRegistry,

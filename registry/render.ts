@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; typed object literals are how they are built */
 import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Namespace, V1PersistentVolumeClaim, V1Service, V1Volume } from '@kubernetes/client-node';
 import { configHash, generatedYaml, restrictedContainerSecurity, restrictedPodSecurity } from '../monitoring/common.ts';
-import { buildNamespace, registryNamespace, registryNodePort, registryPort } from './address.ts';
+import { registryNamespace, registryNodePort, registryPort } from './address.ts';
 import { registryDebugPort as debugPort, renderRegistryNetworkPolicies } from './network-policies.ts';
 import type { RegistryOptions } from './options.ts';
 
@@ -27,17 +27,14 @@ export function registryConfig(): string {
   });
 }
 
-/**
- * A namespace that audits and warns on anything below Pod Security `restricted` and enforces `enforce`:
- * `restricted` for the registry; `privileged` for build pods only (BuildKit mounts and unshares).
- */
-function renderNamespace(name: string, enforce: 'restricted' | 'privileged'): V1Namespace {
+/** The registry's namespace, Pod Security `restricted`. */
+function renderNamespace(): V1Namespace {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
-      name,
-      labels: { ...labels, 'pod-security.kubernetes.io/enforce': enforce, 'pod-security.kubernetes.io/audit': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' },
+      name: registryNamespace,
+      labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' },
     },
   };
 }
@@ -137,7 +134,7 @@ function renderService(): V1Service {
   };
 }
 
-/** The lab registry (its namespace, config, storage, the registry and its NodePort Service) and the namespace builds run in. */
+/** The lab registry: its namespace, config, storage, the registry and its NodePort Service, its NetworkPolicies. */
 export function renderRegistry(options: RegistryOptions): KubernetesObject[] {
-  return [renderNamespace(registryNamespace, 'restricted'), renderNamespace(buildNamespace, 'privileged'), renderConfigMap(), ...(options.storage === 'pod' ? [] : [renderClaim(options)]), renderDeployment(options), renderService(), ...renderRegistryNetworkPolicies()];
+  return [renderNamespace(), renderConfigMap(), ...(options.storage === 'pod' ? [] : [renderClaim(options)]), renderDeployment(options), renderService(), ...renderRegistryNetworkPolicies()];
 }

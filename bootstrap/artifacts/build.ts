@@ -71,7 +71,7 @@ function binaryCopies(sources: ArtifactsSources): Record<string, string> {
   };
 }
 
-const imageBinaries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'coredns', 'pause', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server', 'flanneld', 'flannel-install-conf', 'registry', 'buildkitd', 'buildctl'];
+const imageBinaries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'coredns', 'pause', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server', 'flanneld', 'flannel-install-conf', 'registry', 'buildkitd', 'buildctl', 'rootlesskit', 'local-path-provisioner'];
 
 async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
@@ -106,17 +106,17 @@ async function intact(dir: string, manifest: ArtifactsManifest): Promise<boolean
 export async function buildArtifacts(out: string, sources: ArtifactsSources, output: Output): Promise<{ changed: boolean; manifest: ArtifactsManifest }> {
   await output.step('Build the pinned components from the Go module proxy (cached)', async () => {
     // The build script fills the same cache the binaries are read from.
-    const built = await $({ nothrow: true, quiet: true, env: { ...process.env, TRACELAB_CACHE: dirname(sources.binDir) } })`bash ${buildScript} node-all node-exporter metrics-server jaeger prometheus etcd kubernetes registry buildkit`;
+    const built = await $({ nothrow: true, quiet: true, env: { ...process.env, TRACELAB_CACHE: dirname(sources.binDir) } })`bash ${buildScript} node-all node-exporter metrics-server jaeger prometheus etcd kubernetes registry buildkit rootlesskit local-path-provisioner`;
     if (built.exitCode !== 0) throw new UserError(`building the components failed: ${built.stderr.trim().split('\n').slice(-3).join(' | ')} — see the message above, then run again`, { exitCode: 1 });
   });
   const versions = readVersions();
   const copies = binaryCopies(sources);
   const inputs = createHash('sha256').update(await readFile(versionsFile));
-  for (const source of [...Object.values(copies), ...imageBinaries.map((name) => join(sources.binDir, name)), busyboxOf(sources)].sort()) {
+  for (const source of [...Object.values(copies), ...imageBinaries.map((name) => join(sources.binDir, name)), busyboxOf(sources), '/usr/bin/newuidmap', '/usr/bin/newgidmap'].sort()) {
     try {
       inputs.update(`${source}:${await sha256File(source)}\n`);
     } catch {
-      throw new UserError(`${source} is missing — install it (runc: apt-get install runc; busybox: apt-get install busybox-static) or run \`bash ${buildScript} node-all registry buildkit\``);
+      throw new UserError(`${source} is missing — install it (runc: apt-get install runc; busybox: apt-get install busybox-static; newuidmap: apt-get install uidmap) or run \`bash ${buildScript} node-all registry buildkit rootlesskit local-path-provisioner\``);
     }
   }
   const inputsDigest = inputs.digest('hex');
@@ -141,7 +141,7 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
     corednsImageTag: versions.coredns,
   };
   const images: { reference: string; file: string; manifestDigest: string }[] = [];
-  await output.step('Assemble the kubeadm, flannel, monitoring, registry and BuildKit images (OCI archives)', async () => {
+  await output.step('Assemble the kubeadm, flannel, monitoring, registry, BuildKit and storage images (OCI archives)', async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'tracelab-artifacts-'));
     try {
       const clusterConfig = join(scratch, 'cluster.yaml');
@@ -160,7 +160,9 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
       const references = listed.stdout.trim().split('\n').filter((line) => line !== '');
       for (const spec of [...(await kubeadmImageSpecs(references, sources.binDir)), ...(await flannelImageSpecs(sources.binDir)), ...(await monitoringImageSpecs(sources.binDir)), ...(await buildImageSpecs(sources.binDir, busyboxOf(sources), sources.runc))]) {
         const { archive, manifestDigest } = await ociImageArchive(spec);
-        const file = `images/${imageComponent(spec.name)}.tar`;
+        // Named by component; a second image of one (BuildKit's rootless one) by component and tag.
+        let file = `images/${imageComponent(spec.name)}.tar`;
+        if (file in files) file = `images/${imageComponent(spec.name)}-${spec.name.slice(spec.name.lastIndexOf(':') + 1).replace(/[^\w.-]/g, '_')}.tar`;
         await mkdir(join(out, 'images'), { recursive: true });
         await writeFile(join(out, file), archive);
         files[file] = createHash('sha256').update(archive).digest('hex');

@@ -7,6 +7,8 @@ export interface ImageFile {
   readonly path: string;
   readonly content: Buffer | string;
   readonly mode: number;
+  /** Extended attributes kept in the layer (PAX `SCHILY.xattr.` records), e.g. `security.capability`. */
+  readonly xattrs?: Readonly<Record<string, Buffer>>;
 }
 
 export interface ImageSpec {
@@ -50,18 +52,35 @@ function newArchive(): { archive: Pack; done: () => Promise<Buffer> } {
   };
 }
 
-function add(archive: Pack, name: string, content: Buffer, mode: number): Promise<void> {
+function add(archive: Pack, name: string, content: Buffer, mode: number, pax?: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
-    archive.entry({ name, mode, mtime: epoch, uid: 0, gid: 0, uname: 'root', gname: 'root' }, content, (err) => {
+    archive.entry({ name, mode, mtime: epoch, uid: 0, gid: 0, uname: 'root', gname: 'root', ...(pax === undefined ? {} : { pax }) }, content, (err) => {
       if (err) reject(err);
       else resolve();
     });
   });
 }
 
+/**
+ * A file's extended attributes as PAX `SCHILY.xattr.` records. tar-stream writes record values as
+ * UTF-8 text, which would mangle a binary `security.capability`: each value goes in as an ASCII
+ * placeholder of the same length, swapped for the real bytes once the tar is whole.
+ */
+function xattrRecords(file: ImageFile): { pax: Record<string, string>; patches: { from: Buffer; to: Buffer }[] } {
+  const pax: Record<string, string> = {};
+  const patches: { from: Buffer; to: Buffer }[] = [];
+  for (const [key, value] of Object.entries(file.xattrs ?? {})) {
+    const placeholder = createHash('sha256').update(`${file.path}\0${key}`).digest('hex').repeat(Math.ceil(value.length / 64) + 1).slice(0, value.length);
+    pax[`SCHILY.xattr.${key}`] = placeholder;
+    patches.push({ from: Buffer.from(`SCHILY.xattr.${key}=${placeholder}\n`), to: Buffer.concat([Buffer.from(`SCHILY.xattr.${key}=`), value, Buffer.from('\n')]) });
+  }
+  return { pax, patches };
+}
+
 /** Reproducible: the same files give the same bytes (sorted, owned by root, timestamps at 0). */
 export async function layerTar(files: readonly ImageFile[]): Promise<Buffer> {
   const { archive, done } = newArchive();
+  const patches: { from: Buffer; to: Buffer }[] = [];
   const dirs = new Set<string>();
   for (const file of files) {
     const parts = file.path.split('/');
@@ -73,10 +92,22 @@ export async function layerTar(files: readonly ImageFile[]): Promise<Buffer> {
       archive.entry({ name: `${entry.path}/`, type: 'directory', mode: 0o755, mtime: epoch, uid: 0, gid: 0 });
     } else {
       const file = files.find((f) => f.path === entry.path) as ImageFile;
-      await add(archive, file.path, Buffer.from(file.content), file.mode);
+      if (file.xattrs === undefined) {
+        await add(archive, file.path, Buffer.from(file.content), file.mode);
+      } else {
+        const records = xattrRecords(file);
+        patches.push(...records.patches);
+        await add(archive, file.path, Buffer.from(file.content), file.mode, records.pax);
+      }
     }
   }
-  return done();
+  const tar = await done();
+  for (const { from, to } of patches) {
+    const at = tar.indexOf(from);
+    if (at === -1 || tar.indexOf(from, at + 1) !== -1) throw new Error(`layerTar: the PAX record ${from.toString().slice(0, 40)}… is not in the layer exactly once`);
+    to.copy(tar, at);
+  }
+  return tar;
 }
 
 /**

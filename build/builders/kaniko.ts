@@ -3,7 +3,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeClient } from '../../core/kube/client.ts';
 import type { Output } from '../../core/output.ts';
 import { BuildFailedError, progressLine, type Builder, type BuildRequest, type ImageToBuild } from '../builder.ts';
-import { renderBuildPod, runBuildPod, type BuildPodSettings } from '../build-pod.ts';
+import { renderBuildPod, type BuildPodSettings } from '../build-pod.ts';
+import { runBuildPodWithCredentials } from '../push-credentials.ts';
 
 /**
  * The maintained fork's executor (GoogleContainerTools/kaniko was archived in June 2025). Its image
@@ -45,9 +46,10 @@ export function kanikoBuilder(kube: KubeClient, settings: KanikoSettings): Build
   const buildOne = async (image: ImageToBuild, request: BuildRequest, output: Output, signal: AbortSignal): Promise<[string, string]> => {
     let step: string | undefined;
     const lines: string[] = [];
-    const result = await runBuildPod(
+    const result = await runBuildPodWithCredentials(
       kube,
       renderKanikoPod(image, request.insecureRegistries, settings, randomBytes(3).toString('hex')),
+      request.pushCredentials,
       request.context(),
       (line) => {
         lines.push(line);

@@ -9,12 +9,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Deployment, V1Pod, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { createKube, type KubeClient } from '../../core/kube/client.ts';
 import { forwardToService, type Forward } from '../../core/kube/port-forward.ts';
-import { inClusterRegistryHost } from '../../registry/address.ts';
+import { buildNamespace, inClusterRegistryHost } from '../../registry/address.ts';
+import { buildkitImage } from '../../build/builders/buildkit.ts';
 import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/components.ts';
 import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../testenv/nodes/node.ts';
@@ -177,9 +179,24 @@ describe('npm run deploy:demo on a real node: in-cluster builds into the lab reg
     if (!ready(t) || kube === undefined) return;
     const before = await deployments();
     const frontendPods = (await podNames()).filter((name) => name.startsWith('frontend-'));
+    // What a killed tracelab leaves: a build pod ended by its deadline, owning its push credentials.
+    const leftover = await kube.request<V1Pod>('POST', await kube.path({ apiVersion: 'v1', kind: 'Pod', namespace: buildNamespace }), {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'build-left-behind', labels: { 'app.kubernetes.io/managed-by': 'tracelab', 'tracelab.dev/build': 'backend' } },
+        spec: { restartPolicy: 'Never', containers: [{ name: 'build', image: buildkitImage, command: ['sh', '-c', 'exit 1'] }] },
+      },
+    });
+    const owner = { apiVersion: 'v1', kind: 'Pod', name: 'build-left-behind', uid: leftover.metadata?.uid ?? '' };
+    await kube.request('POST', await kube.path({ apiVersion: 'v1', kind: 'Secret', namespace: buildNamespace }), { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'build-left-behind', ownerReferences: [owner] }, stringData: { a: 'b' } } });
+    for (let i = 0; i < 60 && (await kube.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: buildNamespace, name: 'build-left-behind' }))?.status?.phase !== 'Failed'; i++) await sleep(1000);
     appendFileSync(join(sources, 'services/backend/src/server.ts'), '// one line changed\n');
     const run = await tracelab('deploy', 'demo', '--artifacts', artifacts, '--sources', sources, '--timeout', '6m');
     t.diagnostic(`one-line change: ${String(run.ms)} ms`);
+    assert.equal(await kube.get({ apiVersion: 'v1', kind: 'Pod', namespace: buildNamespace, name: 'build-left-behind' }), undefined, 'a finished build pod left behind is deleted by the next build');
+    for (let i = 0; i < 30 && (await kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: buildNamespace, name: 'build-left-behind' })) !== undefined; i++) await sleep(1000);
+    assert.equal(await kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: buildNamespace, name: 'build-left-behind' }), undefined, 'and the Secret it owned with it');
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /frontend: sources unchanged/);
     assert.match(run.stderr, /backend: built sha256:/);

@@ -16,9 +16,17 @@ describe('tracelab deploy demo', () => {
   it('without --images builds in the cluster, but checks every flag first: one line, exit 2, before any cluster is contacted', () => {
     const cases: [string[], RegExp][] = [
       [['--builder', 'docker'], /^✗ --builder 'docker' is not a builder tracelab knows: pass --builder buildkit or --builder kaniko$/],
+      [['--buildkit-mode', 'rootfull'], /^✗ --buildkit-mode 'rootfull' is not a mode: pass rootless, privileged or auto$/],
+      [['--builder', 'kaniko', '--buildkit-mode', 'rootless'], /^✗ --buildkit-mode goes with --builder buildkit, not kaniko: drop it$/],
       [['--replicas', '0'], /^✗ --replicas '0' must be an integer from 1 to 20$/],
       [['--artifacts', '/nonexistent'], /^✗ \/nonexistent has no images\/node-base\.tar: make it with `tracelab artifacts build --out \/nonexistent`$/],
       [['--artifacts', '/nonexistent', '--node-image', 'example.com/node:24'], /^✗ --artifacts and --node-image both choose the base image: pass one of them$/],
+      [['--registry', 'team/tracelab'], /^✗ --registry 'team\/tracelab' does not start with a registry host \('team' would be a Docker Hub repository\): start it with the host, and the port if not 443 — e\.g\. --registry registry\.example\.com:5000\/team\/tracelab$/],
+      [['--registry', 'https://registry.example.com/team'], /^✗ --registry 'https:\/\/registry\.example\.com\/team' has a scheme: leave out https:\/\//],
+      [['--registry-insecure'], /^✗ --registry-insecure goes with --registry REF: it says that registry speaks plain HTTP$/],
+      [['--pull-secret', 'creds'], /^✗ --pull-secret goes with --registry REF \(the lab registry takes no credentials\) or with --images: pass the registry the images go to$/],
+      [['--registry', 'registry.example.com/t', '--pull-secret', 'Creds'], /^✗ --pull-secret 'Creds' is not a Secret name/],
+      [['--images', images, '--registry', 'registry.example.com/t'], /^✗ --registry is where deploy:demo pushes the images it builds: with prebuilt --images, leave it out$/],
     ];
     for (const [args, message] of cases) {
       const result = run('--kubeconfig', '/nonexistent/kubeconfig', 'deploy', 'demo', ...args);

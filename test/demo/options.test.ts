@@ -13,7 +13,18 @@ describe('parseDemoOptions()', () => {
       backendLatencyMs: undefined,
       backendCpuMs: undefined,
       backendErrorRate: undefined,
+      pullSecret: undefined,
     });
+  });
+
+  it('takes images from a registry named by an IPv6 address, as --registry [::1]:5000/team makes them', () => {
+    const ipv6 = '[::1]:5000/team/frontend@sha256:' + 'a'.repeat(64);
+    assert.equal(parseDemoOptions({ images: `frontend=${ipv6},backend=a/b:1` }).images.frontend, ipv6);
+  });
+
+  it('takes a pull secret by name, and refuses what cannot name a Secret', () => {
+    assert.equal(parseDemoOptions({ images, 'pull-secret': 'registry-creds' }).pullSecret, 'registry-creds');
+    assert.throws(() => parseDemoOptions({ images, 'pull-secret': 'Registry_Creds' }), /^UserError: --pull-secret 'Registry_Creds' is not a Secret name \(lowercase letters, digits, '-' and '\.'\): pass the name of a kubernetes\.io\/dockerconfigjson Secret in the demo's namespace$/);
   });
 
   it('reads every flag', () => {

@@ -86,6 +86,16 @@ describe('renderDeployment()', () => {
   }
 });
 
+describe('renderDeployment() with a pull secret', () => {
+  it('pulls both images with it; without one, the pods name none', () => {
+    const withSecret = parseDemoOptions({ images: 'frontend=reg.example.com/t/frontend:v1,backend=reg.example.com/t/backend:v1', 'pull-secret': 'creds' });
+    for (const service of ['frontend', 'backend'] as const) {
+      assert.deepEqual(renderDeployment(service, withSecret).spec?.template.spec?.imagePullSecrets, [{ name: 'creds' }]);
+      assert.equal(renderDeployment(service, options).spec?.template.spec?.imagePullSecrets, undefined);
+    }
+  });
+});
+
 describe('renderEnv()', () => {
   it('points OpenTelemetry at the in-cluster Jaeger collector and passes the downward API', () => {
     const env = Object.fromEntries(renderEnv('frontend', options).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { UserError } from '../../core/errors.ts';
 import { labRegistryNodeLabel } from '../../registry/address.ts';
 import { requireNodesPullingFromLabRegistry } from '../../registry/node-pull.ts';
-import { localCluster } from '../core/kube/local-cluster.ts';
+import { localCluster, tracelab } from '../core/kube/local-cluster.ts';
 
 const cluster = localCluster(2);
 
@@ -15,6 +15,11 @@ describe('requireNodesPullingFromLabRegistry() on the local control plane', () =
       requireNodesPullingFromLabRegistry(env.kube),
       (err: unknown) => err instanceof UserError && /^no node of this cluster can pull from the lab registry \(tracelab-registry:5000\): .* tracelab\.dev\/pulls-lab-registry=true — .* pass --registry REF \(and --pull-secret NAME\)/.test(err.message) && !err.message.includes('\n'),
     );
+    // deploy:demo says so before it puts up a registry or builds anything.
+    const run = await tracelab(env.cp, ['deploy', 'demo', '--timeout', '1m']);
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr.trim().split('\n').at(-1) ?? '', /^✗ no node of this cluster can pull from the lab registry/);
+    assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'tracelab-registry' }), undefined, 'no registry put up');
   });
 
   it('names the nodes bootstrap did not configure once one is', async (t) => {

@@ -41,10 +41,10 @@ describe('renderRegistry()', () => {
     assert.equal(limits?.['ephemeral-storage'], '8448Mi');
   });
 
-  it('gives builds a namespace of their own that enforces privileged and audits restricted', () => {
-    const labels = (find(renderRegistry({ storage: 'auto', storageSize: '5Gi' }), 'Namespace', 'tracelab-build') as V1Namespace).metadata?.labels;
-    assert.equal(labels?.['pod-security.kubernetes.io/enforce'], 'privileged');
-    assert.equal(labels['pod-security.kubernetes.io/audit'], 'restricted');
+  it('renders no namespace but its own (builds run in the builds layer\'s)', () => {
+    const namespaces = renderRegistry({ storage: 'auto', storageSize: '5Gi' }).filter((o) => o.kind === 'Namespace');
+    assert.deepEqual(namespaces.map((o) => o.metadata?.name), ['tracelab-registry']);
+    assert.equal((namespaces[0] as V1Namespace).metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
   });
 
   it('configures filesystem storage with deletes and metrics on the debug port', () => {
