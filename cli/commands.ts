@@ -6,6 +6,9 @@ import { registerVmCommands } from '../bootstrap/vms-command.ts';
 import { registerLayerCommands } from '../core/kube/commands.ts';
 import { registerDemoCommands } from '../demo/command.ts';
 import { registerMonitoringCommands } from '../monitoring/command.ts';
+import { registerUiCommand } from '../lab/ui-command.ts';
+import { registerLabCommands } from '../lab/command.ts';
+import { registerLoadtestCommands } from '../loadtest/command.ts';
 import { layers } from './layers.ts';
 
 export type GlobalsOf = (command: Command) => GlobalOptions;
@@ -32,4 +35,11 @@ const registrations: ((program: Command, globals: GlobalsOf) => void)[] = [
     registerNodeCommands(program, globals); // node drain, node uncordon
   },
   registerVmCommands, // vms up, vms destroy
+  (program, globals) => {
+    registerUiCommand(program, globals, layers); // ui
+  },
+  (program, globals) => {
+    registerLabCommands(program, globals, layers); // status, verify
+  },
+  registerLoadtestCommands, // loadtest <scenario>
 ];

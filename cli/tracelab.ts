@@ -10,7 +10,13 @@ enableCompileCache();
 const { Command, CommanderError, Option } = await import('commander');
 const { styleText } = await import('node:util');
 const { createOutput } = await import('../core/output.ts');
-const { NotBuiltYetError, UserError, errorMessage } = await import('../core/errors.ts');
+const { UserError, errorMessage } = await import('../core/errors.ts');
+
+/** Set for `ui`, which Ctrl-C ends (exit 0) rather than interrupts. */
+let endsOnCtrlC = false;
+/** Commands that only read: Ctrl-C ends them at once, there being no step to finish. */
+const readOnlyCommands = new Set(['status', 'verify']);
+let readsOnly = false;
 
 const program = new Command('tracelab')
   .description('Kubernetes labs for distributed tracing across a service mesh, end to end')
@@ -21,13 +27,21 @@ const program = new Command('tracelab')
   .option('-v, --verbose', 'print the raw output of every tool', false)
   .option('-q, --quiet', 'print only errors', false)
   .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .exitOverride()
+  .hook('preAction', (_program, action) => {
+    endsOnCtrlC = action.name() === 'ui';
+    readsOnly = readOnlyCommands.has(action.name());
+  });
 
 // Ctrl-C: the first asks the run to stop between steps and say what it did (exit 130); a second ends it at once.
 const interrupt = new AbortController();
 process.on('SIGINT', () => {
   if (interrupt.signal.aborted) process.exit(130);
-  process.stderr.write('\n! stopping after the current step (Ctrl-C again to quit at once)\n');
+  if (readsOnly) {
+    process.stderr.write('\n✗ interrupted (nothing was changed)\n');
+    process.exit(130);
+  }
+  process.stderr.write(endsOnCtrlC ? '\n' : '\n! stopping after the current step (Ctrl-C again to quit at once)\n');
   interrupt.abort();
 });
 
@@ -59,21 +73,6 @@ export function globalOptions(command: commander.Command): GlobalOptions {
     }),
   };
 }
-
-function planned(name: string, description: string, what: string): void {
-  program
-    .command(name)
-    .description(`${description} (not built yet)`)
-    .allowUnknownOption()
-    .action((_options: unknown, command: commander.Command) => {
-      globalOptions(command);
-      throw new NotBuiltYetError(name, what);
-    });
-}
-
-planned('ui', 'open Grafana, Jaeger and the other UIs through port-forwards', 'the UI port-forwards are planned');
-planned('loadtest', 'run a k6 load test against the demo', 'the k6 load runs are planned');
-planned('verify', 'prove that one trace crossed the mesh', 'the end-to-end trace check is planned');
 
 const { registerCommands } = await import('./commands.ts');
 registerCommands(program, globalOptions);

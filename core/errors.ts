@@ -8,6 +8,8 @@ export const exitCodes = {
   timedOut: 6,
   blocked: 7,
   buildFailed: 8,
+  /** `verify` ran and a check failed, or `loadtest` ran and a threshold failed (the table or summary names each). */
+  checksFailed: 9,
   interrupted: 130,
 } as const;
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../core/context.ts';
 import { UserError } from '../core/errors.ts';
-import { fitsBudget, formatCpu, formatFootprint, formatMemory, sumFootprints } from '../core/footprint.ts';
+import { fitsBudget, formatCpu, formatFootprint, formatMemory, labBudget, sumFootprints } from '../core/footprint.ts';
 import type { Layer } from '../core/layer.ts';
 import { addApplyFlags, upLayer, withKube, type ApplyFlags } from '../core/kube/commands.ts';
 import type { DeployReport } from '../core/kube/report.ts';
@@ -87,13 +87,21 @@ export function registerMonitoringCommands(program: Command, globals: GlobalsOf,
     .command('footprint')
     .description('sum the CPU and memory requests and limits of every layer from the rendered manifests')
     .option('--nodes <n>', 'nodes of the cluster (DaemonSets run once per node)', '1')
-    .action((flags: { nodes: string }, command: Command) => {
+    .option('--json', 'print the sums as JSON (CPU in millicores, memory in bytes)', false)
+    .action((flags: { nodes: string; json: boolean }, command: Command) => {
       globals(command);
       const nodes = parseNodes(flags.nodes);
-      const lines = formatFootprint(labFootprint(layers, { nodes }));
+      const footprints = labFootprint(layers, { nodes });
       const busiest = labFootprint(layers, { nodes, atAutoscalerMax: true });
       const peak = sumFootprints(busiest);
       const pods = busiest.reduce((sum, layer) => sum + layer.pods, 0);
+      if (flags.json) {
+        const total = sumFootprints(footprints);
+        const json = { nodes, budget: labBudget, layers: footprints, total, fits: fitsBudget(total), atAutoscalerMax: { pods, total: peak, fits: fitsBudget(peak) } };
+        process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+        return;
+      }
+      const lines = formatFootprint(footprints);
       lines.push(
         `${fitsBudget(peak) ? '✓' : '✗'} at the autoscalers' maximum (${pods} pods): requests ${formatCpu(peak.cpuRequest)} CPU / ${formatMemory(peak.memoryRequest)}, limits ${formatCpu(peak.cpuLimit)} CPU / ${formatMemory(peak.memoryLimit)}`,
       );

@@ -40,8 +40,16 @@ const COMPONENT_OF_BINARY = {
   // images built and shipped without a public registry, and manifest checks
   buildkitd: 'buildkit',
   buildctl: 'buildkit',
+  rootlesskit: 'rootlesskit',
   registry: 'registry',
   'kube-score': 'kube-score',
+  // the storage layer's provisioner (its image on real nodes)
+  'local-path-provisioner': 'local-path-provisioner',
+  // the mesh layer: istiod, istioctl, the istio-cni node agent and its CNI plugin
+  'pilot-discovery': 'istio',
+  istioctl: 'istio',
+  'install-cni': 'istio',
+  'cni/istio-cni': 'istio',
 } as const;
 
 export type ComponentBinary = keyof typeof COMPONENT_OF_BINARY;

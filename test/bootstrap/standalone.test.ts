@@ -69,12 +69,14 @@ describe('tracelab bootstrap on a real node', () => {
     if (!ready(t)) return;
     const first = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(first.status, 0, first.stderr);
-    assert.match(first.stderr, /wrote 27 files in .* \(Kubernetes v1\.37\.2, 14 images, the Node 24\.\d+\.\d+ base image\)/);
+    assert.match(first.stderr, /wrote 29 files in .* \(Kubernetes v1\.37\.2, 16 images, the Node 24\.\d+\.\d+ base image\)/);
     const manifest = JSON.parse(readFileSync(join(artifacts, 'manifest.json'), 'utf8')) as { images: { reference: string }[] };
     assert.deepEqual(manifest.images.map((i) => i.reference).sort(), [
       'cr.jaegertracing.io/jaegertracing/jaeger:2.13.0',
       'docker.io/library/registry:3.1.2',
       'docker.io/moby/buildkit:v0.34.2',
+      'docker.io/moby/buildkit:v0.34.2-rootless',
+      'docker.io/rancher/local-path-provisioner:v0.0.30',
       'quay.io/prometheus/node-exporter:v1.11.1',
       'quay.io/prometheus/prometheus:v3.16.0',
       'registry.k8s.io/metrics-server/metrics-server:v0.8.0',
@@ -90,7 +92,7 @@ describe('tracelab bootstrap on a real node', () => {
     const mtime = statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs;
     const again = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stderr, /are up to date \(27 files\)/);
+    assert.match(again.stderr, /are up to date \(29 files\)/);
     assert.equal(statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs, mtime, 'nothing rewritten');
   });
 

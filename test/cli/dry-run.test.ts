@@ -60,6 +60,7 @@ describe('--dry-run on every command of every layer, against a populated cluster
       // Kubernetes deletes no namespace (test/core/kube/safety.test.ts shows that refusal).
       ['deploy', 'monitoring', '--metrics-server', 'false', '--no-wait'],
       ['deploy', 'demo', '--images', images, '--timeout', '2m'],
+      ['up', 'storage', '--no-wait'],
     ]) {
       const result = run(...args);
       assert.equal(result.status, 0, result.stderr);
@@ -82,8 +83,13 @@ describe('--dry-run on every command of every layer, against a populated cluster
       { args: ['monitoring', 'password'], status: 0 },
       { args: ['up', 'registry'], status: 0 },
       { args: ['teardown', 'registry'], status: 0 },
+      { args: ['up', 'headlamp'], status: 0 },
+      { args: ['teardown', 'headlamp'], status: 0 },
+      { args: ['ui', '--headlamp', '--password', '--port-offset', '25000'], status: 0 }, // installs Headlamp, reads the password, forwards nothing
       { args: ['render', 'demo', '--images', images, '--out', out], status: 0 },
       { args: ['footprint'], status: 0 },
+      { args: ['up', 'storage', '--path', '/srv/tracelab-volumes'], status: 0 }, // changes the config and rolls the provisioner
+      { args: ['teardown', 'storage'], status: 0 },
     ];
     const reports: string[] = [];
     for (const command of commands) {
@@ -97,6 +103,9 @@ describe('--dry-run on every command of every layer, against a populated cluster
     assert.match(reports[3] ?? '', /demo: 18 deleted \(dry run: nothing was changed\)/);
     assert.match(reports[6] ?? '', /\+ Deployment kube-system\/metrics-server created/);
     assert.match(reports[7] ?? '', /monitoring: \d+ deleted \(dry run: nothing was changed\)/);
+    assert.match(reports[13] ?? '', /\+ Deployment headlamp\/headlamp created[\s\S]*would request a 1h sign-in token/);
+    assert.match(reports.at(-2) ?? '', /~ ConfigMap tracelab-storage\/local-path-config/);
+    assert.match(reports.at(-1) ?? '', /storage: 11 deleted \(dry run: nothing was changed\)/);
 
     // Deletion is asynchronous (a namespace finalizes seconds later): look again after a while.
     await new Promise((resolve) => setTimeout(resolve, 5_000));

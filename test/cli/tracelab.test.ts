@@ -23,12 +23,17 @@ describe('tracelab CLI', () => {
     assert.match(mixed.stderr, /--pod-subnet describes a single host: with --inventory, set podSubnet in \/nonexistent\/lab\.yaml instead/);
   });
 
-  for (const command of ['ui', 'loadtest', 'verify']) {
-    it(`says plainly that '${command}' is not built yet`, () => {
-      const result = run(command);
-      assert.equal(result.status, 3);
-      assert.match(result.stderr, new RegExp(`'tracelab ${command}' is not built yet`));
-      assert.equal(result.stderr.trim().split('\n').length, 1);
+  for (const [args, message] of [
+    [['loadtest'], /name a scenario: tracelab loadtest runs smoke, ramp, spike, soak/],
+    [['loadtest', 'nosuch'], /unknown scenario 'nosuch'/],
+    [['loadtest', 'ramp', '--runner', 'jmeter'], /--runner 'jmeter' is not a runner tracelab has/],
+    [['loadtest', 'ramp', '--runner', 'node', '--target', 'ftp://x'], /--target 'ftp:\/\/x' must be an http:\/\/ or https:\/\/ URL/],
+  ] as const) {
+    it(`'${args.join(' ')}' is one line and exit 2 before any cluster is contacted`, () => {
+      const result = run('--kubeconfig', '/nonexistent/kubeconfig', ...args);
+      assert.equal(result.status, 2, result.stderr);
+      assert.match(result.stderr, message);
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
     });
   }
 
@@ -47,7 +52,7 @@ registerHooks({ resolve(specifier, context, next) {
   if (specifier === '@kubernetes/client-node') process.stderr.write('loaded @kubernetes/client-node\\n');
   return next(specifier, context);
 } });`;
-  for (const [args, status] of [[['--help'], 0], [['verify'], 3], [['render', 'demo', '--help'], 0]] as const) {
+  for (const [args, status] of [[['--help'], 0], [['verify', '--requests', '0'], 2], [['render', 'demo', '--help'], 0]] as const) {
     it(`does not load client-node for '${args.join(' ')}'`, () => {
       const result = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(loadsClientNode)}`, cli, ...args], { encoding: 'utf8' });
       // The command ran to its usual end: a CLI that crashed early would load nothing either.

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { atAutoscalerMax, formatFootprint, labBudget, layerFootprint, parseCpu, parseMemory, podTotals } from '../../core/footprint.ts';
+import { atAutoscalerMax, formatFootprint, labBudget, layerFootprint, parseCpu, parseMemory, podTotals, type Totals } from '../../core/footprint.ts';
 import { layers } from '../../cli/layers.ts';
 import { labFootprint, meshFootprint } from '../../monitoring/footprint.ts';
 
@@ -95,6 +95,17 @@ describe('tracelab footprint', () => {
     assert.match(result.stdout, /^mesh \(istiod \+ \d+ sidecars\)/m);
     assert.match(result.stdout, /^✓ requests .* fits one 4 vCPU \/ 8 GiB host$/m);
     assert.match(result.stdout, /^✓ at the autoscalers' maximum \(\d+ pods\): requests /m);
+  });
+  it('--json: the same sums for machines, the total the sum of the layers', () => {
+    const result = spawnSync(process.execPath, [cli, 'footprint', '--nodes', '3', '--json'], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    const json = JSON.parse(result.stdout) as { nodes: number; layers: { layer: string; pods: number; totals: Totals }[]; total: Totals; fits: boolean; atAutoscalerMax: { pods: number; total: Totals; fits: boolean } };
+    assert.equal(json.nodes, 3);
+    assert.ok(json.layers.some((l) => l.layer === 'monitoring') && json.layers.some((l) => l.layer.startsWith('mesh (istiod')));
+    assert.equal(json.total.cpuRequest, json.layers.reduce((sum, l) => sum + l.totals.cpuRequest, 0));
+    assert.equal(json.total.memoryRequest, json.layers.reduce((sum, l) => sum + l.totals.memoryRequest, 0));
+    assert.equal(json.fits, true);
+    assert.ok(json.atAutoscalerMax.pods > json.layers.reduce((sum, l) => sum + l.pods, 0));
   });
   it('rejects a bad node count in one line', () => {
     const result = spawnSync(process.execPath, [cli, 'footprint', '--nodes', '0'], { encoding: 'utf8' });

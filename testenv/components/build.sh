@@ -5,6 +5,7 @@
 #   bash testenv/components/build.sh jaeger prometheus   # a subset
 #   bash testenv/components/build.sh node-all            # the real-node components (NODE below)
 #   bash testenv/components/build.sh buildkit registry kube-score   # image builds, manifest checks
+#   bash testenv/components/build.sh istio               # the mesh layer's istiod, istioctl, istio-cni
 #
 # Each component is built from a small wrapper module under $CACHE/src/<name>/ that requires
 # the upstream module and mirrors its replace/exclude directives (upstream go.mod files use
@@ -32,8 +33,10 @@ export CGO_ENABLED=0
 NODE=(pause cni crictl containerd coredns node flannel)
 # The monitoring layer's programs that are not test components already (jaeger, prometheus): its images on real nodes.
 MONITORING=(node-exporter metrics-server)
-# Images built and shipped without a public registry (BuildKit, a local registry) and kube-score's manifest checks.
-IMAGE_TOOLS=(buildkit registry kube-score)
+# Images built and shipped without a public registry (BuildKit, a local registry, the storage provisioner) and kube-score's manifest checks.
+IMAGE_TOOLS=(buildkit rootlesskit registry kube-score local-path-provisioner)
+# The mesh layer's Istio control plane, node agent and istioctl (`build.sh istio`): not in ALL until the
+# mesh layer uses them (about 8 minutes cold on 2 cores).
 ALL=(jaeger prometheus etcd kubernetes kwok "${NODE[@]}" "${MONITORING[@]}" "${IMAGE_TOOLS[@]}")
 
 log() { printf '==> %s\n' "$*"; }
@@ -245,6 +248,11 @@ build_buildkit() {
   )
 }
 
+# rootless BuildKit's user-namespace helper (the entrypoint of upstream's -rootless image)
+build_rootlesskit() {
+  go_install "$BIN" "" "" "github.com/rootless-containers/rootlesskit/v3/cmd/rootlesskit@$ROOTLESSKIT_VERSION"
+}
+
 build_registry() {
   local m=github.com/distribution/distribution/v3
   go_install "$BIN" "-X $m/version.version=$DISTRIBUTION_VERSION -X $m/version.revision=tracelab" "" \
@@ -254,6 +262,25 @@ build_registry() {
 # goreleaser sets main.version to the tag without its v
 build_kube-score() {
   go_install "$BIN" "-X main.version=${KUBE_SCORE_VERSION#v}" "" "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
+}
+
+# the storage layer's provisioner; upstream's build sets main.VERSION
+build_local-path-provisioner() {
+  go_install "$BIN" "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" "" "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION"
+}
+
+# istio.io/istio has no replace or exclude lines: `go install` builds it. The -X flags are the ones
+# upstream's common/scripts/report_build_info.sh sets (istioctl's manifests take hub and tag from
+# buildHub and buildVersion); the tags are upstream's STANDARD_TAGS and AGENT_TAGS (Makefile.core.mk).
+build_istio() {
+  local m=istio.io/istio v=istio.io/istio/pkg/version
+  local ld="-X $v.buildVersion=$ISTIO_RELEASE -X $v.buildGitRevision=${ISTIO_VERSION##*-} -X $v.buildTag=$ISTIO_VERSION"
+  ld+=" -X $v.buildStatus=Clean -X $v.buildHub=$ISTIO_HUB -X $v.buildOS=linux -X $v.buildArch=$(go env GOARCH)"
+  go_install "$BIN" "$ld" "vtprotobuf,disable_pgv" \
+    "$m/pilot/cmd/pilot-discovery@$ISTIO_VERSION" "$m/istioctl/cmd/istioctl@$ISTIO_VERSION"
+  go_install "$BIN" "$ld" "agent,disable_pgv,grpcnotrace,retrynotrace" \
+    "$m/cni/cmd/install-cni@$ISTIO_VERSION" "$m/cni/cmd/istio-cni@$ISTIO_VERSION"
+  mkdir -p "$BIN/cni" && mv -f "$BIN/istio-cni" "$BIN/cni/istio-cni"
 }
 
 # The pause program is ours (testenv/components/pause/main.go): its version is its source's hash.
@@ -307,8 +334,11 @@ component() {
     metrics-server) echo "$METRICS_SERVER_VERSION bin/metrics-server" ;;
     pause) echo "$(pause_version) bin/pause" ;;
     buildkit) echo "$BUILDKIT_VERSION bin/buildkitd bin/buildctl" ;;
+    rootlesskit) echo "$ROOTLESSKIT_VERSION bin/rootlesskit" ;;
     registry) echo "$DISTRIBUTION_VERSION bin/registry" ;;
     kube-score) echo "$KUBE_SCORE_VERSION bin/kube-score" ;;
+    local-path-provisioner) echo "$LOCAL_PATH_PROVISIONER_VERSION bin/local-path-provisioner" ;;
+    istio) echo "$ISTIO_VERSION+$ISTIO_RELEASE+$ISTIO_HUB bin/pilot-discovery bin/istioctl bin/install-cni bin/cni/istio-cni" ;;
     *) die "unknown component '$1' (known: ${ALL[*]} ${NODE[*]}; node-all = ${NODE[*]})" ;;
   esac
 }

@@ -22,6 +22,7 @@ import { requireComponent } from '../../../testenv/components.ts';
 const variants: Readonly<Record<string, readonly Readonly<Record<string, string>>[]>> = {
   monitoring: [{ grafana: 'false', 'metrics-server': 'false' }],
   registry: [{ storage: 'pod' }],
+  storage: [{ 'default-class': 'false', path: '/srv/tracelab-volumes' }],
 };
 
 /** Layers not held to kube-score yet, each with why; remove the line once its render passes. */
