@@ -1,6 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
@@ -72,6 +77,40 @@ registerHooks({ resolve(specifier, context, next) {
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /unknown command 'frobnicate'/);
   });
+
+  for (const command of ['verify', 'status']) {
+    it(`${command} only reads: the first Ctrl-C ends it (exit 130), even while the API server keeps it waiting`, async () => {
+      // An API server that accepts connections and never answers.
+      const held: Socket[] = [];
+      const server = createServer((socket) => held.push(socket));
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as { port: number };
+      const dir = mkdtempSync(join(tmpdir(), 'tracelab-cli-'));
+      try {
+        const kubeconfig = join(dir, 'kubeconfig');
+        writeFileSync(
+          kubeconfig,
+          `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:${String(port)}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n`,
+          { mode: 0o600 },
+        );
+        const child = spawn(process.execPath, [cli, '--kubeconfig', kubeconfig, command], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+        child.kill('SIGINT');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        const [code] = (await once(child, 'exit')) as [number | null];
+        clearTimeout(killer);
+        assert.equal(code, 130, stderr);
+        assert.match(stderr, /interrupted \(nothing was changed\)/);
+      } finally {
+        for (const socket of held) socket.destroy();
+        server.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('rejects contradicting verbosity flags in one line', () => {
     const result = run('-v', '-q', 'verify');
