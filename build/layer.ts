@@ -2,6 +2,7 @@
 import type { V1Namespace } from '@kubernetes/client-node';
 import { UserError } from '../core/errors.ts';
 import type { Layer } from '../core/layer.ts';
+import type { NetworkPolicy } from '../demo/network-policies.ts';
 import { buildNamespace } from '../registry/address.ts';
 
 /** The build pods' namespace: `privileged` enforced (BuildKit mounts and unshares), `restricted` audited and warned. */
@@ -23,6 +24,20 @@ export function renderBuildNamespace(): V1Namespace {
 }
 
 /**
+ * Nothing calls a build pod (its context arrives through the API server's attach): every ingress
+ * denied. Egress stays open: a build pulls its base image and pushes to whichever registry it is
+ * given, which may be anywhere.
+ */
+export function renderBuildNetworkPolicy(): NetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'deny-ingress', namespace: buildNamespace, labels: { 'app.kubernetes.io/part-of': 'tracelab-builds' }, annotations: { 'kube-score/ignore': 'networkpolicy-targets-pod' } },
+    spec: { podSelector: {}, policyTypes: ['Ingress'] },
+  };
+}
+
+/**
  * The namespace in-cluster builds run in, whichever registry they push to. Bootstrap installs it;
  * deploy:demo makes it where it is missing when a build is due.
  */
@@ -36,5 +51,5 @@ export const buildsLayer: Layer<Record<string, never>> = {
     if (keys.length > 0) throw new UserError(`unknown option --${keys[0] ?? ''} for the builds layer — it takes none`);
     return {};
   },
-  render: () => [renderBuildNamespace()],
+  render: () => [renderBuildNamespace(), renderBuildNetworkPolicy()],
 };

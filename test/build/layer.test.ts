@@ -2,13 +2,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Namespace } from '@kubernetes/client-node';
+import type { NetworkPolicy } from '../../demo/network-policies.ts';
 import { UserError } from '../../core/errors.ts';
 import { buildsLayer } from '../../build/layer.ts';
 
 describe('the builds layer', () => {
   it('is the namespace build pods run in: privileged enforced, restricted audited and warned; bootstrap installs it', () => {
     const objects = buildsLayer.render(buildsLayer.parseOptions({}));
-    assert.deepEqual(objects.map((o) => `${o.kind ?? ''}/${o.metadata?.name ?? ''}`), ['Namespace/tracelab-build']);
+    assert.deepEqual(objects.map((o) => `${o.kind ?? ''}/${o.metadata?.name ?? ''}`), ['Namespace/tracelab-build', 'NetworkPolicy/deny-ingress']);
+    assert.deepEqual((objects[1] as NetworkPolicy).spec, { podSelector: {}, policyTypes: ['Ingress'] });
     const labels = (objects[0] as V1Namespace).metadata?.labels;
     assert.equal(labels?.['pod-security.kubernetes.io/enforce'], 'privileged');
     assert.equal(labels['pod-security.kubernetes.io/audit'], 'restricted');
