@@ -278,6 +278,7 @@ export async function runK6Job(kube: KubeClient, objects: K6Objects, options: K6
       if (live === undefined) throw new Error(`the k6 pod ${namespace}/${podName} went away mid-run (deleted by someone else, or evicted)`);
       state = podState(live);
     }
+    if (aborted()) throw new InterruptedError(`stopped: k6 Job ${namespace}/${name} deleted as its pod ended; thresholds not judged`);
     await readLog();
     const exitCode = state.phase === 'terminated' ? state.exitCode : -1;
     const measured = parseK6Summary(lines);

@@ -130,6 +130,9 @@ describe('tracelab loadtest --runner k6 on the local control plane', () => {
     if (c === undefined) return;
     await setup(c.kube);
     const objects = renderK6Objects(smoke, { namespace, origin: 'http://frontend:8080', image: k6Image, suffix: 'abort1', frontend: { app: 'frontend', port: 8080 } });
+    // Its pod stays Pending (no node matches), so the run is still waiting when Ctrl-C comes, however slow the checks below.
+    const podSpec = objects.job.spec?.template.spec;
+    if (podSpec !== undefined) podSpec.nodeSelector = { 'tracelab.dev/no-such-node': 'true' };
     const interrupt = new AbortController();
     const status: string[] = [];
     let seenWhileRunning: Record<string, string[]> | undefined;
