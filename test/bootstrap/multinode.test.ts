@@ -21,6 +21,7 @@ import type { TestNode } from '../../testenv/nodes/node.ts';
 import { nodeHarnessUnavailable, requireNodeHarness, requireSshd, sshdUnavailable } from '../../testenv/nodes/requirements.ts';
 import { startSshd, type NodeSshd } from '../../testenv/nodes/sshd.ts';
 import { nodeTestImageArchive, runToCompletion, scriptContainer, snapshotScript, webObjects } from './real-node.ts';
+import { sharedArtifactsDir } from '../../testenv/artifacts.ts';
 
 const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
 const nodeBinaries: readonly ComponentBinary[] = [
@@ -42,7 +43,7 @@ describe('a three-node lab over SSH on real nodes', () => {
   const pristine = new Map<string, string>();
   let kube: KubeClient | undefined;
   const work = mkdtempSync(join(tmpdir(), 'tracelab-lab3-'));
-  const artifacts = join(work, 'artifacts');
+  const artifacts = sharedArtifactsDir();
   const kubeconfig = join(work, 'kubeconfig');
   const inventory = join(work, 'lab.yaml');
   const sshConfig = join(work, 'ssh_config');

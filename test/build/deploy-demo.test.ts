@@ -21,6 +21,7 @@ import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/
 import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../testenv/nodes/node.ts';
 import { nodeHarnessUnavailable, requireNodeHarness } from '../../testenv/nodes/requirements.ts';
+import { sharedArtifactsDir } from '../../testenv/artifacts.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(repo, 'cli/tracelab.ts');
@@ -46,7 +47,7 @@ describe('npm run deploy:demo on a real node: in-cluster builds into the lab reg
   let kube: KubeClient | undefined;
   const forwards: Forward[] = [];
   const work = mkdtempSync(join(tmpdir(), 'tracelab-deploy-demo-'));
-  const artifacts = join(work, 'artifacts');
+  const artifacts = sharedArtifactsDir();
   const kubeconfig = join(work, 'kubeconfig');
   // A copy of the sources the test may change, as a person changing the demo would.
   const sources = join(work, 'sources');

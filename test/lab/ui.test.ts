@@ -16,6 +16,7 @@ import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/
 import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../testenv/nodes/node.ts';
 import { nodeHarnessUnavailable, requireNodeHarness } from '../../testenv/nodes/requirements.ts';
+import { sharedArtifactsDir } from '../../testenv/artifacts.ts';
 
 const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
 const binaries = [
@@ -70,7 +71,7 @@ describe('tracelab ui on a real node: forwards to the real Jaeger and Prometheus
   let stderr = '';
   let exit: Promise<number | null> | undefined;
   const work = mkdtempSync(join(tmpdir(), 'tracelab-ui-'));
-  const artifacts = join(work, 'artifacts');
+  const artifacts = sharedArtifactsDir();
   const kubeconfig = join(work, 'kubeconfig');
 
   const ready = (t: TestContext): boolean => requireNodeHarness(t) && requireComponents(t, binaries) !== undefined && node !== undefined;

@@ -20,6 +20,7 @@ import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/
 import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../testenv/nodes/node.ts';
 import { nodeHarnessUnavailable, requireNodeHarness } from '../../testenv/nodes/requirements.ts';
+import { sharedArtifactsDir } from '../../testenv/artifacts.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(repo, 'cli/tracelab.ts');
@@ -44,7 +45,7 @@ describe('tracelab verify and status on a real node with the demo deployed', () 
   let node: TestNode | undefined;
   let kube: KubeClient | undefined;
   const work = mkdtempSync(join(tmpdir(), 'tracelab-verify-'));
-  const artifacts = join(work, 'artifacts');
+  const artifacts = sharedArtifactsDir();
   const kubeconfig = join(work, 'kubeconfig');
   const sources = join(work, 'sources');
 

@@ -18,6 +18,7 @@ import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/
 import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../testenv/nodes/node.ts';
 import { nodeHarnessUnavailable, requireNodeHarness } from '../../testenv/nodes/requirements.ts';
+import { sharedArtifactsDir } from '../../testenv/artifacts.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(repo, 'cli/tracelab.ts');
@@ -42,7 +43,7 @@ describe('npm run loadtest on a real node: the autoscalers follow the load', () 
   let node: TestNode | undefined;
   let kube: KubeClient | undefined;
   const work = mkdtempSync(join(tmpdir(), 'tracelab-loadtest-'));
-  const artifacts = join(work, 'artifacts');
+  const artifacts = sharedArtifactsDir();
   const kubeconfig = join(work, 'kubeconfig');
   const sources = join(work, 'sources');
 

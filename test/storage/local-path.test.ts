@@ -23,6 +23,7 @@ import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../testenv/nodes/node.ts';
 import { nodeHarnessUnavailable, requireNodeHarness } from '../../testenv/nodes/requirements.ts';
 import { runToCompletion } from '../bootstrap/real-node.ts';
+import { sharedArtifactsDir } from '../../testenv/artifacts.ts';
 
 const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
 const binaries = [
@@ -47,7 +48,7 @@ describe('the storage layer on a real node: local-path volumes, and the registry
   let kube: KubeClient | undefined;
   const forwards: Forward[] = [];
   const work = mkdtempSync(join(tmpdir(), 'tracelab-storage-'));
-  const artifacts = join(work, 'artifacts');
+  const artifacts = sharedArtifactsDir();
   const kubeconfig = join(work, 'kubeconfig');
 
   const ready = (t: TestContext): boolean => requireNodeHarness(t) && requireComponents(t, binaries) !== undefined && node !== undefined;

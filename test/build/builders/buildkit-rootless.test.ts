@@ -28,6 +28,7 @@ import { createLab, type Lab } from '../../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../../testenv/nodes/node.ts';
 import { importImage } from '../../../testenv/nodes/images.ts';
 import { nodeHarnessUnavailable, requireNodeHarness } from '../../../testenv/nodes/requirements.ts';
+import { sharedArtifactsDir } from '../../../testenv/artifacts.ts';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(repo, 'cli/tracelab.ts');
@@ -54,7 +55,7 @@ describe('BuildKit rootless and privileged on a real node', () => {
   let kube: KubeClient | undefined;
   let base: string | undefined;
   const work = mkdtempSync(join(tmpdir(), 'tracelab-buildkit-rootless-'));
-  const artifacts = join(work, 'artifacts');
+  const artifacts = sharedArtifactsDir();
   const kubeconfig = join(work, 'kubeconfig');
   const timings: Record<string, number> = {};
 
