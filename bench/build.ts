@@ -79,6 +79,7 @@ async function main(): Promise<void> {
       return result.stderr;
     };
     await tracelab('bootstrap', '--artifacts', artifacts, '--kubelet-cgroup-root', node.cgroupRoot, '--no-layers', '--timeout', '4m');
+    await tracelab('up', 'builds');
     kube = createKube({ kubeconfig, context: 'tracelab' });
     const nodeImage = `${inClusterRegistryHost}/${labRepository('node-base')}@${base.manifestDigest}`;
     const directRegistry = `${node.address}:${String(registryNodePort)}`;
