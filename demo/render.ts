@@ -9,6 +9,7 @@ import type {
   V1ServiceAccount,
   V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
+import { restrictedContainerSecurity } from '../monitoring/common.ts';
 import { renderDemoNetworkPolicies } from './network-policies.ts';
 import { demoServices, type DemoOptions, type DemoService } from './options.ts';
 
@@ -144,13 +145,7 @@ export function renderDeployment(service: DemoService, options: DemoOptions): V1
                 requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '64Mi' },
                 limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '256Mi' },
               },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: structuredClone(restrictedContainerSecurity),
               startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },

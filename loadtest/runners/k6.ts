@@ -15,6 +15,7 @@ import type { KubeClient } from '../../core/kube/client.ts';
 import { isNotFound } from '../../core/kube/errors.ts';
 import type { NetworkPolicy } from '../../demo/network-policies.ts';
 import { loadSeconds, type Scenario } from '../scenario.ts';
+import { restrictedContainerSecurity } from '../../monitoring/common.ts';
 import type { Measured } from '../summary.ts';
 import { k6Config, summaryMarker } from './k6-config.ts';
 
@@ -97,13 +98,7 @@ export function renderK6Objects(scenario: Scenario, settings: K6JobSettings, scr
                 requests: { cpu: '100m', memory: '64Mi', 'ephemeral-storage': '16Mi' },
                 limits: { cpu: '1', memory: '256Mi', 'ephemeral-storage': '64Mi' },
               },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: structuredClone(restrictedContainerSecurity),
               volumeMounts: [
                 { name: 'script', mountPath: scriptDir, readOnly: true },
                 { name: 'tmp', mountPath: '/tmp' },
