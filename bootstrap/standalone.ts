@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { GlobalOptions } from '../core/context.ts';
 import type { Layer } from '../core/layer.ts';
 import { upLayer } from '../core/kube/commands.ts';
+import { istioImages } from '../mesh/istio-operator.ts';
 import { localExecutor } from './executors/local.ts';
 import { hostAccess } from './host-access.ts';
 import { standaloneSteps } from './index.ts';
@@ -56,6 +57,10 @@ export async function installLayers(globals: GlobalOptions, lab: Pick<NodePlan, 
   const layerGlobals = { ...globals, kubeconfig: lab.userKubeconfig, context: lab.contextName };
   for (const layer of layers) {
     if (layer.installedByBootstrap !== true) continue;
+    if (layer.name === 'mesh' && lab.source.kind === 'artifacts') {
+      globals.output.warn(`leaving the mesh out: the artifacts hold no Envoy proxy image (${istioImages.proxy} is C++, tracelab cannot assemble it) — import it on the nodes and run \`tracelab up mesh\``);
+      continue;
+    }
     if (layer.name === 'monitoring' && monitoringOptions.grafana === 'false' && lab.source.kind === 'artifacts') {
       globals.output.warn('leaving Grafana out: its image is not in the artifacts (AGPL: tracelab never builds it) — import it on the nodes and run `tracelab deploy monitoring --grafana true`');
     }

@@ -9,6 +9,7 @@ import { registerMonitoringCommands } from '../monitoring/command.ts';
 import { registerUiCommand } from '../lab/ui-command.ts';
 import { registerLabCommands } from '../lab/command.ts';
 import { registerLoadtestCommands } from '../loadtest/command.ts';
+import { registerMeshCommands } from '../mesh/command.ts';
 import { layers } from './layers.ts';
 
 export type GlobalsOf = (command: Command) => GlobalOptions;
@@ -42,4 +43,7 @@ const registrations: ((program: Command, globals: GlobalsOf) => void)[] = [
     registerLabCommands(program, globals, layers); // status, verify
   },
   registerLoadtestCommands, // loadtest <scenario>
+  (program, globals) => {
+    registerMeshCommands(program, globals, layers); // mesh fault <preset>
+  },
 ];

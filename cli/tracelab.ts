@@ -66,6 +66,7 @@ export function globalOptions(command: commander.Command): GlobalOptions {
     dryRun: opts.dryRun,
     confirm: opts.yes ? () => Promise.resolve(true) : ask,
     componentCache: process.env.TRACELAB_CACHE,
+    searchPath: process.env.PATH,
     signal: interrupt.signal,
     output: createOutput({
       verbosity: opts.verbose ? 'verbose' : opts.quiet ? 'quiet' : 'normal',

@@ -12,6 +12,8 @@ export interface GlobalOptions {
   readonly confirm?: (question: string) => Promise<boolean>;
   /** Where the Go-built components are cached ($TRACELAB_CACHE); undefined: ~/.cache/tracelab. */
   readonly componentCache?: string | undefined;
+  /** The directories tools are looked up in when not given by path ($PATH). */
+  readonly searchPath?: string | undefined;
   /** Aborted by Ctrl-C: long runs stop between steps and say what they did. */
   readonly signal?: AbortSignal;
 }

@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; typed object literals are how they are built */
 import type { V1NetworkPolicy, V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1NetworkPolicyPort, V1NetworkPolicySpec } from '@kubernetes/client-node';
+import { istiod } from '../mesh/names.ts';
 import type { DemoOptions } from './options.ts';
 
 /** client-node spells an ingress rule's `from` as `_from`; the API, and so these plain objects, say `from`. */
@@ -74,6 +75,12 @@ export function renderDemoNetworkPolicies(options: DemoOptions, servicePort: num
       podSelector: {},
       policyTypes: ['Egress'],
       egress: [{ to: [podsOf(observabilityPods.jaeger)], ports: otlpPorts.map(tcp) }],
+    }),
+    // With the mesh layer, each pod's sidecar gets its config and certificate from istiod.
+    policy('allow-sidecars-to-istiod', options, {
+      podSelector: {},
+      policyTypes: ['Egress'],
+      egress: [{ to: [podsOf({ namespace: istiod.namespace, app: istiod.app })], ports: [tcp(istiod.xdsPort)] }],
     }),
     policy('allow-scrapes-from-prometheus', options, {
       podSelector: {},

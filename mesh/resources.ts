@@ -24,3 +24,9 @@ export const sidecarResources: ContainerResources = {
 
 /** Layers whose namespaces carry `istio-injection=enabled`; the monitoring namespaces are not meshed. */
 export const meshedLayers: readonly string[] = ['demo'];
+
+/** The istio-cni node agent, once per node (upstream sets requests only). */
+export const istioCniResources: ContainerResources = {
+  requests: { cpu: '50m', memory: '64Mi' },
+  limits: { cpu: '200m', memory: '256Mi' },
+};

@@ -5,6 +5,7 @@ import { fitsBudget, formatCpu, formatFootprint, formatMemory, labBudget, sumFoo
 import type { Layer } from '../core/layer.ts';
 import { addApplyFlags, upLayer, withKube, type ApplyFlags } from '../core/kube/commands.ts';
 import type { DeployReport } from '../core/kube/report.ts';
+import { createOutput } from '../core/output.ts';
 import { labFootprint } from './footprint.ts';
 import { ensureGrafanaAdminPassword, readGrafanaAdminPassword } from './grafana-admin.ts';
 import { monitoringLayer, monitoringOptionDefaults, type MonitoringRawOptions } from './layer.ts';
@@ -88,11 +89,13 @@ export function registerMonitoringCommands(program: Command, globals: GlobalsOf,
     .description('sum the CPU and memory requests and limits of every layer from the rendered manifests')
     .option('--nodes <n>', 'nodes of the cluster (DaemonSets run once per node)', '1')
     .option('--json', 'print the sums as JSON (CPU in millicores, memory in bytes)', false)
-    .action((flags: { nodes: string; json: boolean }, command: Command) => {
-      globals(command);
+    .action(async (flags: { nodes: string; json: boolean }, command: Command) => {
+      const global = globals(command);
       const nodes = parseNodes(flags.nodes);
-      const footprints = labFootprint(layers, { nodes });
-      const busiest = labFootprint(layers, { nodes, atAutoscalerMax: true });
+      // Quiet: the mesh's istioctl run is not news here.
+      const context = { componentCache: global.componentCache, searchPath: global.searchPath, output: createOutput({ verbosity: 'quiet' }) };
+      const footprints = await labFootprint(layers, { nodes }, context);
+      const busiest = await labFootprint(layers, { nodes, atAutoscalerMax: true }, context);
       const peak = sumFootprints(busiest);
       const pods = busiest.reduce((sum, layer) => sum + layer.pods, 0);
       if (flags.json) {

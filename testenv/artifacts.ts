@@ -7,7 +7,7 @@ import { cacheBin } from '../bootstrap/artifacts/sources.ts';
 const repo = fileURLToPath(new URL('../', import.meta.url));
 
 /** What `tracelab artifacts build` puts in its directory comes from these: the pins and the code that assembles the images. */
-const inputs = ['testenv/components/versions.env', 'bootstrap', 'build', 'registry', 'storage', 'monitoring', 'demo'];
+const inputs = ['testenv/components/versions.env', 'bootstrap', 'build', 'registry', 'storage', 'monitoring', 'demo', 'mesh'];
 
 function filesUnder(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];

@@ -34,8 +34,8 @@ export interface JaegerHandle {
   readonly logFile: string;
   /** The trace, or undefined when Jaeger does not know it (yet). */
   getTrace(traceId: string): Promise<JaegerTrace | undefined>;
-  /** Poll getTrace until the trace has at least minSpans spans. */
-  waitForTrace(traceId: string, options?: { minSpans?: number; deadlineMs?: number }): Promise<JaegerTrace>;
+  /** Poll getTrace until the trace has at least minSpans spans and spans of every service named. */
+  waitForTrace(traceId: string, options?: { minSpans?: number; services?: readonly string[]; deadlineMs?: number }): Promise<JaegerTrace>;
   /** Recent traces of a service (internal API /api/traces?service=…). */
   findTraces(service: string, options?: { limit?: number; lookbackMs?: number }): Promise<JaegerTrace[]>;
   services(): Promise<string[]>;
@@ -123,15 +123,20 @@ export async function startJaeger(options: StartJaegerOptions = {}): Promise<Jae
     getTrace,
     waitForTrace: async (traceId, waitOptions = {}) => {
       const minSpans = waitOptions.minSpans ?? 1;
+      const wanted = waitOptions.services ?? [];
       let seen = 0;
+      let seenServices: string[] = [];
+      const named = wanted.length > 0 ? ` from ${wanted.join(', ')}` : '';
       return waitFor(
-        `trace ${traceId} with ${minSpans} span(s) in Jaeger`,
+        `trace ${traceId} with ${minSpans} span(s)${named} in Jaeger`,
         async () => {
           const trace = await getTrace(traceId);
           seen = trace?.spans.length ?? 0;
-          return trace !== undefined && trace.spans.length >= minSpans ? trace : undefined;
+          seenServices = trace === undefined ? [] : [...new Set(trace.spans.map((span) => trace.processes[span.processID]?.serviceName ?? '?'))];
+          const complete = trace !== undefined && seen >= minSpans && wanted.every((service) => seenServices.includes(service));
+          return complete ? trace : undefined;
         },
-        { deadlineMs: waitOptions.deadlineMs ?? 15_000, status: () => `${seen} span(s) so far` },
+        { deadlineMs: waitOptions.deadlineMs ?? 15_000, status: () => `${seen} span(s) from [${seenServices.join(', ')}] so far` },
       );
     },
     findTraces: async (service, findOptions = {}) => {

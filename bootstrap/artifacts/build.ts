@@ -9,6 +9,7 @@ import type { Output } from '../../core/output.ts';
 import { etcdImageTag, offlineImageRepository, readVersions, versionsFile } from '../versions.ts';
 import { buildImageSpecs } from './build-images.ts';
 import { flannelImageSpecs } from './flannel-image.ts';
+import { meshImageSpecs } from './mesh-images.ts';
 import { nodeBaseImageArchive } from './node-base-image.ts';
 import { imageComponent, kubeadmImageSpecs, monitoringImageSpecs } from './kubeadm-images.ts';
 import { ociImageArchive } from './oci-image.ts';
@@ -68,10 +69,12 @@ function binaryCopies(sources: ArtifactsSources): Record<string, string> {
     'cni/loopback': bin('cni/loopback'),
     'cni/portmap': bin('cni/portmap'),
     'cni/flannel': bin('cni/flannel'),
+    // The mesh layer generates Istio's manifests with it (offline: its charts are built in).
+    'bin/istioctl': bin('istioctl'),
   };
 }
 
-const imageBinaries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'coredns', 'pause', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server', 'flanneld', 'flannel-install-conf', 'registry', 'buildkitd', 'buildctl', 'rootlesskit', 'local-path-provisioner'];
+const imageBinaries = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd', 'coredns', 'pause', 'jaeger', 'prometheus', 'node-exporter', 'metrics-server', 'flanneld', 'flannel-install-conf', 'registry', 'buildkitd', 'buildctl', 'rootlesskit', 'local-path-provisioner', 'pilot-discovery', 'install-cni', 'cni/istio-cni'];
 
 async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
@@ -106,7 +109,7 @@ async function intact(dir: string, manifest: ArtifactsManifest): Promise<boolean
 export async function buildArtifacts(out: string, sources: ArtifactsSources, output: Output): Promise<{ changed: boolean; manifest: ArtifactsManifest }> {
   await output.step('Build the pinned components from the Go module proxy (cached)', async () => {
     // The build script fills the same cache the binaries are read from.
-    const built = await $({ nothrow: true, quiet: true, env: { ...process.env, TRACELAB_CACHE: dirname(sources.binDir) } })`bash ${buildScript} node-all node-exporter metrics-server jaeger prometheus etcd kubernetes registry buildkit rootlesskit local-path-provisioner`;
+    const built = await $({ nothrow: true, quiet: true, env: { ...process.env, TRACELAB_CACHE: dirname(sources.binDir) } })`bash ${buildScript} node-all node-exporter metrics-server jaeger prometheus etcd kubernetes registry buildkit rootlesskit local-path-provisioner istio`;
     if (built.exitCode !== 0) throw new UserError(`building the components failed: ${built.stderr.trim().split('\n').slice(-3).join(' | ')} — see the message above, then run again`, { exitCode: 1 });
   });
   const versions = readVersions();
@@ -116,7 +119,7 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
     try {
       inputs.update(`${source}:${await sha256File(source)}\n`);
     } catch {
-      throw new UserError(`${source} is missing — install it (runc: apt-get install runc; busybox: apt-get install busybox-static; newuidmap: apt-get install uidmap) or run \`bash ${buildScript} node-all registry buildkit rootlesskit local-path-provisioner\``);
+      throw new UserError(`${source} is missing — install it (runc: apt-get install runc; busybox: apt-get install busybox-static; newuidmap: apt-get install uidmap) or run \`bash ${buildScript} node-all registry buildkit rootlesskit local-path-provisioner istio\``);
     }
   }
   const inputsDigest = inputs.digest('hex');
@@ -141,7 +144,7 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
     corednsImageTag: versions.coredns,
   };
   const images: { reference: string; file: string; manifestDigest: string }[] = [];
-  await output.step('Assemble the kubeadm, flannel, monitoring, registry, BuildKit and storage images (OCI archives)', async () => {
+  await output.step('Assemble the kubeadm, flannel, monitoring, registry, BuildKit, storage and mesh images (OCI archives)', async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'tracelab-artifacts-'));
     try {
       const clusterConfig = join(scratch, 'cluster.yaml');
@@ -158,7 +161,7 @@ export async function buildArtifacts(out: string, sources: ArtifactsSources, out
       );
       const listed = await $({ quiet: true })`${join(out, 'bin/kubeadm')} config images list --config ${clusterConfig}`;
       const references = listed.stdout.trim().split('\n').filter((line) => line !== '');
-      for (const spec of [...(await kubeadmImageSpecs(references, sources.binDir)), ...(await flannelImageSpecs(sources.binDir)), ...(await monitoringImageSpecs(sources.binDir)), ...(await buildImageSpecs(sources.binDir, busyboxOf(sources), sources.runc))]) {
+      for (const spec of [...(await kubeadmImageSpecs(references, sources.binDir)), ...(await flannelImageSpecs(sources.binDir)), ...(await monitoringImageSpecs(sources.binDir)), ...(await buildImageSpecs(sources.binDir, busyboxOf(sources), sources.runc)), ...(await meshImageSpecs(sources.binDir))]) {
         const { archive, manifestDigest } = await ociImageArchive(spec);
         // Named by component; a second image of one (BuildKit's rootless one) by component and tag.
         let file = `images/${imageComponent(spec.name)}.tar`;

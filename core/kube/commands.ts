@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { GlobalOptions } from '../context.ts';
 import { UserError } from '../errors.ts';
-import type { Layer } from '../layer.ts';
+import { preparedOptions, type Layer } from '../layer.ts';
 import { deployLayer } from './apply.ts';
 import type { KubeClient } from './client.ts';
 import { describeRef } from './objects.ts';
@@ -69,10 +69,10 @@ export async function upLayer<Options>(
   flags: ApplyFlags,
   layers: readonly Layer<unknown>[] = [],
 ): Promise<DeployReport> {
-  const parsed = layer.parseOptions(raw);
-  refuseNamespacesOfOtherLayers(layer, layer.render(parsed), layers);
-  const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const { dryRun, output } = globals;
+  const timeoutMs = parseDuration(flags.timeout, '--timeout');
+  const parsed = await preparedOptions(layer, raw, { componentCache: globals.componentCache, searchPath: globals.searchPath, output });
+  refuseNamespacesOfOtherLayers(layer, layer.render(parsed), layers);
   const afterApply = layer.afterApply?.bind(layer);
   const report = await withKube(globals, async (kube) => {
     const options = layer.adaptToCluster === undefined ? parsed : await layer.adaptToCluster(kube, parsed, { dryRun, output });
@@ -166,7 +166,10 @@ export function registerLayerCommands(program: Command, globals: GlobalsOf, laye
         timeoutMs,
       );
       for (const ref of deleted) global.output.info(`- ${describeRef(ref)} ${global.dryRun ? 'would be deleted' : 'deleted'}`);
-      global.output.info(`${layer.name}: ${deleted.length} deleted${global.dryRun ? ' (dry run: nothing was changed)' : ''}`);
+      const afterTeardown = layer.afterTeardown?.bind(layer);
+      const leftovers = afterTeardown === undefined ? [] : await withKube(global, (kube) => afterTeardown(kube, { dryRun: global.dryRun, output: global.output }), timeoutMs);
+      for (const line of leftovers) global.output.info(`- ${line} ${global.dryRun ? 'would be deleted' : 'deleted'}`);
+      global.output.info(`${layer.name}: ${deleted.length + leftovers.length} deleted${global.dryRun ? ' (dry run: nothing was changed)' : ''}`);
     });
 
   program
@@ -179,7 +182,7 @@ export function registerLayerCommands(program: Command, globals: GlobalsOf, laye
     .action(async (name: string, layerArgs: string[], options: { out: string }, command: Command) => {
       const global = globals(command);
       const layer = findLayer(layers, name);
-      const objects = layer.render(layer.parseOptions(parseLayerFlags(layerArgs)));
+      const objects = layer.render(await preparedOptions(layer, parseLayerFlags(layerArgs), { componentCache: global.componentCache, searchPath: global.searchPath, output: global.output }));
       const files = await writeRendered(layer.name, objects, options.out);
       global.output.info(`${layer.name}: wrote ${files.length} files to ${options.out}`);
     });

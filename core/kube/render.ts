@@ -16,12 +16,15 @@ export function renderedFileName(index: number, object: KubernetesObject): strin
   return `${parts.join('-').replace(/[^a-z0-9.-]/gi, '_')}.yaml`;
 }
 
-/** The layer's objects in apply order, labelled as a deploy would label them (without the ApplySet id). */
+/**
+ * The layer's objects in apply order, labelled as a deploy would label them (without the ApplySet id).
+ * Written as YAML 1.1 would read them: kubectl and istioctl take an unquoted `off` or `yes` for a boolean.
+ */
 export function renderedDocuments(layer: string, objects: readonly KubernetesObject[]): { file: string; text: string }[] {
   assertUnique(objects, layer);
   return sortForApply(objects.map((object) => withLayerLabels(object, layer))).map((object, index) => ({
     file: renderedFileName(index, object),
-    text: renderHeader(layer) + stringify(object, { lineWidth: 0 }),
+    text: renderHeader(layer) + stringify(object, { lineWidth: 0, version: '1.1' }),
   }));
 }
 

@@ -100,7 +100,7 @@ describe('--dry-run on every command of every layer, against a populated cluster
     // The dry runs did reach the paths that write for real: prune, delete, take over.
     assert.match(reports[1] ?? '', /taking it back from kubectl/);
     assert.match(reports[2] ?? '', /- Namespace tracelab-demo pruned/);
-    assert.match(reports[3] ?? '', /demo: 18 deleted \(dry run: nothing was changed\)/);
+    assert.match(reports[3] ?? '', /demo: 19 deleted \(dry run: nothing was changed\)/);
     assert.match(reports[6] ?? '', /\+ Deployment kube-system\/metrics-server created/);
     assert.match(reports[7] ?? '', /monitoring: \d+ deleted \(dry run: nothing was changed\)/);
     assert.match(reports[13] ?? '', /\+ Deployment headlamp\/headlamp created[\s\S]*would request a 1h sign-in token/);

@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { atAutoscalerMax, formatFootprint, labBudget, layerFootprint, parseCpu, parseMemory, podTotals, type Totals } from '../../core/footprint.ts';
 import { layers } from '../../cli/layers.ts';
-import { labFootprint, meshFootprint } from '../../monitoring/footprint.ts';
+import { createRecordingOutput } from '../../core/output.ts';
+import { labFootprint, sidecarsFootprint } from '../../monitoring/footprint.ts';
+import { istiodResources } from '../../mesh/resources.ts';
+import { cacheDir, requireComponent } from '../../testenv/components.ts';
 
 const pod = (containers: { cpu: string; memory: string; cpuLimit: string; memoryLimit: string }[]) => ({
   containers: containers.map((c, index) => ({
@@ -61,16 +64,30 @@ describe('atAutoscalerMax()', () => {
 });
 
 describe('labFootprint()', () => {
-  it('counts every registered layer, istiod and one sidecar per meshed (demo) pod', () => {
-    const footprints = labFootprint(layers, { nodes: 1 });
-    assert.deepEqual(footprints.map((f) => f.layer.split(' ')[0]), [...layers.map((layer) => layer.name), 'mesh']);
+  const context = (): { componentCache: string; searchPath: string; output: ReturnType<typeof createRecordingOutput> } => ({ componentCache: cacheDir(), searchPath: '', output: createRecordingOutput() });
+
+  it('counts every registered layer from its render (the mesh as istioctl generates it) and one sidecar per meshed (demo) pod', async (t) => {
+    if (requireComponent(t, 'istioctl') === undefined) return;
+    const footprints = await labFootprint(layers, { nodes: 1 }, context());
+    assert.deepEqual(footprints.map((f) => f.layer), [...layers.map((layer) => layer.name), 'mesh sidecars (4)']);
     const demoPods = footprints.find((f) => f.layer === 'demo')?.pods ?? 0;
-    assert.deepEqual(footprints.at(-1), meshFootprint(demoPods));
+    assert.deepEqual(footprints.at(-1), sidecarsFootprint(demoPods));
+    // istiod, the gateway and one CNI agent per node, from the rendered manifests
+    assert.equal(footprints.find((f) => f.layer === 'mesh')?.pods, 3);
+    assert.equal((await labFootprint(layers, { nodes: 3 }, context())).find((f) => f.layer === 'mesh')?.pods, 5);
     for (const footprint of footprints) assert.deepEqual(footprint.unbounded, [], `${footprint.layer} bounds every container`);
   });
 
-  it('keeps the whole lab within 3 vCPU and 6 GiB of requests on three nodes', () => {
-    const total = labFootprint(layers, { nodes: 3 }).reduce((sum, f) => ({ cpu: sum.cpu + f.totals.cpuRequest, memory: sum.memory + f.totals.memoryRequest }), { cpu: 0, memory: 0 });
+  it('counts istiod from the sizes it asks for, and says so, when istioctl cannot be found', async () => {
+    const footprints = await labFootprint(layers, { nodes: 1 }, { componentCache: '/nonexistent', searchPath: '', output: createRecordingOutput() });
+    const mesh = footprints.find((f) => f.layer.startsWith('mesh ('));
+    assert.match(mesh?.layer ?? '', /^mesh \(istiod only, estimated: istioctl 1\.31\.0 not found\)$/);
+    assert.equal(mesh?.totals.cpuRequest, parseCpu(istiodResources.requests.cpu));
+  });
+
+  it('keeps the whole lab within 3 vCPU and 6 GiB of requests on three nodes', async (t) => {
+    if (requireComponent(t, 'istioctl') === undefined) return;
+    const total = (await labFootprint(layers, { nodes: 3 }, context())).reduce((sum, f) => ({ cpu: sum.cpu + f.totals.cpuRequest, memory: sum.memory + f.totals.memoryRequest }), { cpu: 0, memory: 0 });
     assert.ok(total.cpu <= labBudget.cpuRequest, `CPU requests ${total.cpu}m`);
     assert.ok(total.memory <= labBudget.memoryRequest, `memory requests ${total.memory} B`);
   });
@@ -88,20 +105,23 @@ describe('formatFootprint()', () => {
 
 describe('tracelab footprint', () => {
   const cli = fileURLToPath(new URL('../../cli/tracelab.ts', import.meta.url));
-  it('prints the table with the budget check and exits 0', () => {
+  it('prints the table with the budget check and exits 0', (t) => {
+    if (requireComponent(t, 'istioctl') === undefined) return;
     const result = spawnSync(process.execPath, [cli, 'footprint', '--nodes', '3'], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /^monitoring\s+\d+/m);
-    assert.match(result.stdout, /^mesh \(istiod \+ \d+ sidecars\)/m);
+    assert.match(result.stdout, /^mesh\s+5\s/m);
+    assert.match(result.stdout, /^mesh sidecars \(4\)\s+0\s/m);
     assert.match(result.stdout, /^✓ requests .* fits one 4 vCPU \/ 8 GiB host$/m);
     assert.match(result.stdout, /^✓ at the autoscalers' maximum \(\d+ pods\): requests /m);
   });
-  it('--json: the same sums for machines, the total the sum of the layers', () => {
+  it('--json: the same sums for machines, the total the sum of the layers', (t) => {
+    if (requireComponent(t, 'istioctl') === undefined) return;
     const result = spawnSync(process.execPath, [cli, 'footprint', '--nodes', '3', '--json'], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
     const json = JSON.parse(result.stdout) as { nodes: number; layers: { layer: string; pods: number; totals: Totals }[]; total: Totals; fits: boolean; atAutoscalerMax: { pods: number; total: Totals; fits: boolean } };
     assert.equal(json.nodes, 3);
-    assert.ok(json.layers.some((l) => l.layer === 'monitoring') && json.layers.some((l) => l.layer.startsWith('mesh (istiod')));
+    assert.ok(json.layers.some((l) => l.layer === 'monitoring') && json.layers.some((l) => l.layer === 'mesh') && json.layers.some((l) => l.layer.startsWith('mesh sidecars')));
     assert.equal(json.total.cpuRequest, json.layers.reduce((sum, l) => sum + l.totals.cpuRequest, 0));
     assert.equal(json.total.memoryRequest, json.layers.reduce((sum, l) => sum + l.totals.memoryRequest, 0));
     assert.equal(json.fits, true);

@@ -84,7 +84,7 @@ describe('tracelab render demo', () => {
     try {
       const result = run('render', 'demo', '--out', dir, '--images', images);
       assert.equal(result.status, 0, result.stderr);
-      assert.match(result.stderr, /demo: wrote 18 files to/);
+      assert.match(result.stderr, /demo: wrote 19 files to/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -21,6 +21,7 @@ describe('renderDemoNetworkPolicies()', () => {
       'allow-frontend-to-backend',
       'allow-backend-from-frontend',
       'allow-otlp-to-jaeger',
+      'allow-sidecars-to-istiod',
       'allow-scrapes-from-prometheus',
     ]);
     for (const policy of policies) assert.equal(policy.metadata?.namespace, 'demo-x');
@@ -45,6 +46,9 @@ describe('renderDemoNetworkPolicies()', () => {
         to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'jaeger' } }, podSelector: { matchLabels: { app: 'jaeger' } } }],
         ports: [tcp(4317), tcp(4318)],
       },
+    ]);
+    assert.deepEqual(byName('allow-sidecars-to-istiod').spec.egress, [
+      { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } }, podSelector: { matchLabels: { app: 'istiod' } } }], ports: [tcp(15012)] },
     ]);
     assert.deepEqual(byName('allow-scrapes-from-prometheus').spec.ingress, [
       {

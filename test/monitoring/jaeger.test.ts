@@ -62,7 +62,7 @@ describe('the cluster Jaeger config in a real Jaeger v2', () => {
     const response = await fetch(`${frontend.url}/api/hello`);
     assert.equal(response.status, 200);
     const { traceId } = (await response.json()) as { traceId: string };
-    const trace = await jaeger.waitForTrace(traceId, { minSpans: 3 });
+    const trace = await jaeger.waitForTrace(traceId, { minSpans: 3, services: ['frontend', 'backend'] });
     const services = new Set(trace.spans.map((span) => trace.processes[span.processID]?.serviceName));
     assert.deepEqual([...services].sort(), ['backend', 'frontend']);
     assert.ok((await jaeger.services()).includes('frontend'), 'the v3 API lists the service');

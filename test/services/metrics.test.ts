@@ -63,7 +63,7 @@ describe('RED metrics scraped by a real Prometheus', () => {
       });
       const traceId = exemplars[0]?.labels.trace_id ?? '';
       assert.ok(traceIds.has(traceId), `exemplar trace id ${traceId} is one of the requests' trace ids`);
-      const trace = await jaeger.waitForTrace(traceId, { minSpans: 5 });
+      const trace = await jaeger.waitForTrace(traceId, { minSpans: 5, services: ['frontend', 'backend'] });
       assert.deepEqual(new Set(Object.values(trace.processes).map((p) => p.serviceName)), new Set(['frontend', 'backend']));
     } finally {
       await prometheus.stop();

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { isBuilt, requireComponent, waitFor } from '../../testenv/components.ts';
 import { startJaeger } from '../../testenv/jaeger.ts';
@@ -71,7 +73,7 @@ describe('frontend → backend tracing through a real Jaeger', () => {
     assert.match(body.traceId, /^[0-9a-f]{32}$/);
     assert.equal(body.backend.traceId, body.traceId, 'backend joined the frontend trace');
 
-    const trace = await jaeger.waitForTrace(body.traceId, { minSpans: 5 });
+    const trace = await jaeger.waitForTrace(body.traceId, { minSpans: 5, services: ['frontend', 'backend'] });
     const s = spansOf(trace);
     assert.equal(s.frontendServer.kind, 'server');
     assert.equal(s.frontendServer.parentId, undefined, 'frontend server span is the root');
@@ -112,6 +114,49 @@ describe('frontend → backend tracing through a real Jaeger', () => {
     assert.equal(backendLine.request_id, 'req-tracing-1');
   });
 
+  it('continues an incoming trace context and request id, as the mesh ingress sends them', async (t) => {
+    if (requireComponent(t, 'jaeger') === undefined || !jaeger || !frontend || !backend) return;
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const ingressSpanId = '00f067aa0ba902b7';
+    const response = await fetch(`${frontend.url}/api/hello`, {
+      headers: { traceparent: `00-${traceId}-${ingressSpanId}-01`, tracestate: 'ingress=opaque', 'x-request-id': 'req-from-ingress' },
+    });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { traceId: string; backend: { traceId: string } };
+    assert.equal(body.traceId, traceId, 'frontend continued the incoming trace');
+    assert.equal(body.backend.traceId, traceId, 'backend joined it');
+    const trace = await jaeger.waitForTrace(traceId, { minSpans: 5, services: ['frontend', 'backend'] });
+    const frontendServer = trace.spans.map((span) => view(trace, span)).find((span) => span.service === 'frontend' && span.name === 'GET /api/hello');
+    assert.equal(frontendServer?.parentId, ingressSpanId, "frontend's server span is a child of the ingress span");
+    const backendLine = await waitFor('backend request log line of the ingress trace', () => backend?.logLines().find((line) => line.trace_id === traceId), { deadlineMs: 5_000, intervalMs: 50 });
+    assert.equal(backendLine.request_id, 'req-from-ingress');
+  });
+
+  it('passes traceparent, tracestate and x-request-id on to backend', async (t) => {
+    if (requireComponent(t, 'jaeger') === undefined || !jaeger) return;
+    const echo = createServer((request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ headers: request.headers }));
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const { port } = echo.address() as AddressInfo;
+    const echoing = await startService('frontend', { env: { ...exportTo(jaeger.otlpHttpUrl), BACKEND_URL: `http://127.0.0.1:${port}` } });
+    try {
+      const traceId = '0af7651916cd43dd8448eb211c80319c';
+      const response = await fetch(`${echoing.url}/api/hello`, {
+        headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01`, tracestate: 'ingress=opaque', 'x-request-id': 'req-echo' },
+      });
+      const { backend: seen } = (await response.json()) as { backend: { headers: Record<string, string> } };
+      assert.match(seen.headers.traceparent ?? '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+      assert.doesNotMatch(seen.headers.traceparent ?? '', /b7ad6b7169203331/, "the parent is frontend's client span, not the ingress span");
+      assert.equal(seen.headers.tracestate, 'ingress=opaque');
+      assert.equal(seen.headers['x-request-id'], 'req-echo');
+    } finally {
+      await echoing.stop();
+      await new Promise((resolve) => echo.close(resolve));
+    }
+  });
+
   it('marks an injected backend error on compute, backend server, frontend client and server spans; frontend answers 502', async (t) => {
     if (requireComponent(t, 'jaeger') === undefined || !jaeger || !frontend) return;
     const response = await fetch(`${frontend.url}/api/hello`, { headers: { 'x-tracelab-error-rate': '1' } });
@@ -120,7 +165,7 @@ describe('frontend → backend tracing through a real Jaeger', () => {
     assert.equal(body.backendStatus, 500);
     assert.equal(body.error, 'backend answered 500');
 
-    const trace = await jaeger.waitForTrace(body.traceId, { minSpans: 5 });
+    const trace = await jaeger.waitForTrace(body.traceId, { minSpans: 5, services: ['frontend', 'backend'] });
     const s = spansOf(trace);
     for (const span of [s.compute, s.backendServer, s.frontendClient, s.frontendServer]) {
       assert.equal(span.tags['otel.status_code'], 'ERROR', `${span.service} ${span.name} has error status`);

@@ -52,7 +52,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
     const run = await tracelab(env.cp, ['deploy', 'demo', '--images', images, '--dry-run']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /\+ Deployment tracelab-demo\/backend created/);
-    assert.match(run.stderr, /demo: 18 created, 0 changed, 0 unchanged, 0 pruned \(dry run/);
+    assert.match(run.stderr, /demo: 19 created, 0 changed, 0 unchanged, 0 pruned \(dry run/);
     assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'tracelab-demo' }), undefined);
     assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'tracelab-layer-demo', namespace: 'kube-system' }), undefined);
   });
@@ -62,7 +62,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
     if (env === undefined) return;
     const run = await tracelab(env.cp, ['deploy', 'demo', '--images', images, '--timeout', '2m']);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stderr, /demo: 18 created, 0 changed, 0 unchanged, 0 pruned/);
+    assert.match(run.stderr, /demo: 19 created, 0 changed, 0 unchanged, 0 pruned/);
     for (const name of ['frontend', 'backend']) {
       const deployment: V1Deployment | undefined = await env.kube.get<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace: 'tracelab-demo' });
       assert.equal(deployment?.status?.availableReplicas, 2, `${name} available replicas`);
@@ -94,7 +94,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
     const run = await tracelab(env.cp, ['deploy', 'demo', '--images', images]);
     assert.equal(run.status, 0, run.stderr);
     t.diagnostic(`no-change re-run took ${Date.now() - started} ms including node startup`);
-    assert.match(run.stderr, /demo: 0 created, 0 changed, 18 unchanged, 0 pruned/);
+    assert.match(run.stderr, /demo: 0 created, 0 changed, 19 unchanged, 0 pruned/);
     assert.deepEqual(lastApplied(await layerObjects(env.kube, 'demo')), before);
   });
 
@@ -103,7 +103,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
     if (env === undefined) return;
     const latency = await tracelab(env.cp, ['deploy', 'demo', '--images', images, '--backend-latency-ms', '50']);
     assert.equal(latency.status, 0, latency.stderr);
-    assert.match(latency.stderr, /demo: 0 created, 1 changed, 17 unchanged, 0 pruned/);
+    assert.match(latency.stderr, /demo: 0 created, 1 changed, 18 unchanged, 0 pruned/);
     const changeLines = latency.stderr.split('\n').filter((line) => line.startsWith('~'));
     assert.deepEqual(changeLines, ['~ Deployment tracelab-demo/backend: spec.template.spec.containers[server].env[BACKEND_LATENCY_MS] (none) → {"name":"BACKEND_LATENCY_MS","value":"50"}']);
 
@@ -173,7 +173,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
 
     await env.cp.startApiserver();
     const report = await deployLayer(env.kube, { layer: 'demo', objects, dryRun: false, timeoutMs: 120_000, output: createRecordingOutput() });
-    assert.equal(report.outcomes.length, 18);
+    assert.equal(report.outcomes.length, 19);
     assert.ok(await env.kube.get({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name: 'backend', namespace: 'tracelab-demo' }));
     const deployments = await env.kube.list<V1Deployment>('apps/v1', 'Deployment', { namespace: 'tracelab-demo' });
     assert.deepEqual(deployments.items.map((d) => d.metadata?.name).sort(), ['backend', 'frontend']);
@@ -274,7 +274,7 @@ describe('deployLayer() and tracelab deploy demo against a real control plane', 
     if (env === undefined) return;
     const run = await tracelab(env.cp, ['teardown', 'demo', '--timeout', '2m']);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stderr, /demo: 18 deleted/);
+    assert.match(run.stderr, /demo: 19 deleted/);
     assert.deepEqual(await layerObjects(env.kube, 'demo'), []);
     assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'tracelab-demo' }), undefined);
     assert.equal(await env.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'tracelab-layer-demo', namespace: 'kube-system' }), undefined);

@@ -210,10 +210,10 @@ describe('the deploy engine never takes or deletes what is not its own', () => {
     const dry = await tracelab(env.cp, ['--dry-run', 'teardown', 'demo']);
     assert.equal(dry.status, 0, dry.stderr);
     assert.match(dry.stderr, /the ApplySet record ConfigMap kube-system\/tracelab-layer-demo was missing: rebuilt it/);
-    assert.match(dry.stderr, /demo: 18 deleted \(dry run: nothing was changed\)/);
+    assert.match(dry.stderr, /demo: 19 deleted \(dry run: nothing was changed\)/);
     const deploy = await tracelab(env.cp, ['deploy', 'demo', '--images', images2]);
     assert.equal(deploy.status, 0, deploy.stderr);
-    assert.match(deploy.stderr, /was missing: rebuilt it from 18 objects/);
+    assert.match(deploy.stderr, /was missing: rebuilt it from 19 objects/);
     assert.ok(await env.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'tracelab-layer-demo', namespace: 'kube-system' }));
   });
 

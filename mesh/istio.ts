@@ -1,0 +1,81 @@
+/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; typed object literals are how they are built */
+import type { KubernetesObject, V1DaemonSet, V1Deployment, V1Namespace } from '@kubernetes/client-node';
+import { istioRelease } from './istio-operator.ts';
+import { meshNamespaces } from './names.ts';
+import { istioCniResources } from './resources.ts';
+
+const partOf = 'tracelab-mesh';
+
+/** `null` fields (istioctl writes some) dropped: the API server would drop them too, and a diff would see them change. */
+export function withoutNulls<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutNulls) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([, inner]) => inner !== null).map(([key, inner]) => [key, withoutNulls(inner)])) as T;
+  }
+  return value;
+}
+
+/** Istio's namespaces, which istioctl leaves to the installer: istiod and the gateway `restricted`, the CNI agent `privileged`. */
+export function renderMeshNamespaces(): V1Namespace[] {
+  const namespace = (name: string, enforce: 'restricted' | 'privileged'): V1Namespace => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name,
+      labels: {
+        'app.kubernetes.io/part-of': partOf,
+        'app.kubernetes.io/managed-by': 'tracelab',
+        'pod-security.kubernetes.io/enforce': enforce,
+        'pod-security.kubernetes.io/audit': 'restricted',
+        'pod-security.kubernetes.io/warn': 'restricted',
+        // Istio's own namespaces are never meshed.
+        'istio-injection': 'disabled',
+      },
+    },
+  });
+  return [namespace(meshNamespaces.root, 'restricted'), namespace(meshNamespaces.cni, 'privileged')];
+}
+
+/** The chart's Helm labels say who rendered it; these objects are applied and owned by tracelab. Changes the labels given. */
+function relabel(labels: Record<string, string> | undefined): void {
+  if (labels === undefined) return;
+  if (labels['app.kubernetes.io/managed-by'] === 'Helm') labels['app.kubernetes.io/managed-by'] = 'tracelab';
+  // The charts inside istioctl carry the placeholder version 1.0.0.
+  if ('app.kubernetes.io/version' in labels) labels['app.kubernetes.io/version'] = istioRelease;
+  delete labels['helm.sh/chart'];
+  delete labels['install.operator.istio.io/owning-resource'];
+}
+
+function isWorkload(object: KubernetesObject): object is V1Deployment | V1DaemonSet {
+  return object.apiVersion === 'apps/v1' && (object.kind === 'Deployment' || object.kind === 'DaemonSet');
+}
+
+/**
+ * istiod and the gateway pass Pod Security `restricted` once their pods ask for the runtime's
+ * seccomp profile; the CNI agent comes with requests only and is bounded like every other
+ * container of the lab. Changes the workload given.
+ */
+function fitWorkload(workload: V1Deployment | V1DaemonSet): void {
+  const spec = workload.spec?.template.spec;
+  if (spec === undefined) return;
+  if (workload.metadata?.namespace === meshNamespaces.root) {
+    spec.securityContext = Object.assign(spec.securityContext ?? {}, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+  }
+  if (workload.kind === 'DaemonSet') for (const container of spec.containers) container.resources = structuredClone(istioCniResources);
+}
+
+/** Istio's generated objects, fitted to the lab (deep copies; the input is left as it is), after its namespaces. */
+export function renderIstio(generated: readonly KubernetesObject[]): KubernetesObject[] {
+  return [
+    ...renderMeshNamespaces(),
+    ...generated.map((object) => {
+      const fitted = withoutNulls(structuredClone(object));
+      relabel(fitted.metadata?.labels);
+      if (isWorkload(fitted)) {
+        relabel(fitted.spec?.template.metadata?.labels);
+        fitWorkload(fitted);
+      }
+      return fitted;
+    }),
+  ];
+}

@@ -1,0 +1,69 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { cacheBin } from '../bootstrap/artifacts/sources.ts';
+import type { Layer } from '../core/layer.ts';
+import { faultAnnotation } from './faults.ts';
+import { renderIstio } from './istio.ts';
+import { findIstioctl, generateIstioManifests } from './istioctl.ts';
+import { meshNamespaces } from './names.ts';
+import { meshDefaults, parseFault, parseMeshOptions, type MeshOptions } from './options.ts';
+import { renderAuthorizationPolicies, renderPeerAuthentication } from './security.ts';
+import { renderTelemetry } from './telemetry.ts';
+import { renderBackendTraffic, renderIngress } from './traffic.ts';
+import { removeIstioLeftovers } from './leftovers.ts';
+
+/**
+ * Istio's objects as istioctl generated them, made to fit the lab, then tracelab's own: tracing
+ * to Jaeger, strict mTLS, who may call whom, the ingress, backend's traffic policy and fault.
+ */
+export function renderMesh(options: MeshOptions): KubernetesObject[] {
+  if (options.istio === undefined) throw new Error('mesh: render() before prepare(): Istio manifests not generated');
+  return [
+    ...renderIstio(options.istio),
+    renderTelemetry(options.sampling ?? meshDefaults.sampling),
+    renderPeerAuthentication(),
+    ...renderAuthorizationPolicies(options.demoNamespace),
+    ...renderIngress(options.demoNamespace),
+    ...renderBackendTraffic(options.demoNamespace, options.fault ?? meshDefaults.fault),
+  ];
+}
+
+export const meshLayer: Layer<MeshOptions> = {
+  name: 'mesh',
+  description: 'Istio: istiod, istio-cni, an ingress gateway, OTLP tracing to Jaeger, strict mTLS, frontend-only access to backend, fault presets',
+  namespaces: [meshNamespaces.root, meshNamespaces.cni],
+  installedByBootstrap: true,
+  parseOptions: parseMeshOptions,
+  async prepare(options, { componentCache, searchPath, output }) {
+    const istioctl = await findIstioctl({ explicit: options.istioctl, artifacts: options.artifacts, cacheBin: cacheBin(componentCache), path: searchPath });
+    const istio = await output.step('Generate Istio manifests (istioctl manifest generate, offline)', async () => {
+      output.detail(`with ${istioctl}`);
+      return generateIstioManifests(istioctl, { ingressNodePort: options.ingressNodePort });
+    });
+    return { ...options, istio };
+  },
+  // Sampling and the fault preset stay as they are live unless given: a re-run changes nothing.
+  async adaptToCluster(kube, options) {
+    if (options.sampling !== undefined && options.fault !== undefined) return options;
+    const [telemetry, backend] = await Promise.all([
+      kube.get<KubernetesObject & { spec?: { tracing?: { randomSamplingPercentage?: number }[] } }>({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', name: 'mesh-default', namespace: meshNamespaces.root }).catch(() => undefined),
+      kube.get({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', name: 'backend', namespace: meshNamespaces.root }).catch(() => undefined),
+    ]);
+    const liveSampling = telemetry?.spec?.tracing?.[0]?.randomSamplingPercentage;
+    const liveFault = backend?.metadata?.annotations?.[faultAnnotation];
+    return {
+      ...options,
+      sampling: options.sampling ?? (typeof liveSampling === 'number' ? liveSampling : undefined),
+      fault: options.fault ?? (liveFault === undefined ? undefined : tryFault(liveFault)),
+    };
+  },
+  render: renderMesh,
+  afterTeardown: removeIstioLeftovers,
+};
+
+function tryFault(text: string): MeshOptions['fault'] {
+  try {
+    return parseFault(text);
+  } catch {
+    return undefined;
+  }
+}
