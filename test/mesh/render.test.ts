@@ -19,6 +19,7 @@ import { componentPath, isBuilt, requireComponent } from '../../testenv/componen
 
 type IstioObject = KubernetesObject & { spec: Record<string, unknown> };
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape it reads
 const find = <T extends KubernetesObject>(objects: readonly KubernetesObject[], kind: string, name: string): T => {
   const found = objects.find((object) => object.kind === kind && object.metadata?.name === name);
   assert.ok(found !== undefined, `${kind} ${name} rendered`);
