@@ -15,6 +15,8 @@ export interface DemoOptions {
   readonly backendErrorRate: number | undefined;
   /** A kubernetes.io/dockerconfigjson Secret in the namespace the nodes pull the images with (a registry with credentials). */
   readonly pullSecret: string | undefined;
+  /** The mesh layer is installed: the pods carry an annotation saying so, so that installing or removing the mesh rolls them (sidecar added or gone). Set from the cluster, not a flag. */
+  readonly meshed: boolean;
 }
 
 export const demoDefaults = { namespace: 'tracelab-demo', replicas: 2 } as const;
@@ -83,5 +85,6 @@ export function parseDemoOptions(raw: Readonly<Record<string, string | undefined
     backendCpuMs: parseNumber('backend-cpu-ms', raw['backend-cpu-ms'], 0, 10_000, true),
     backendErrorRate: parseNumber('backend-error-rate', raw['backend-error-rate'], 0, 1, false),
     pullSecret: parsePullSecret(raw['pull-secret']),
+    meshed: false,
   };
 }

@@ -27,6 +27,9 @@ const runAsUser = 10001;
  */
 const kubeScoreIgnores = ['container-image-pull-policy', 'deployment-targeted-by-hpa-does-not-have-replicas-configured'];
 
+/** On the pods while the mesh layer is installed: its appearance or removal rolls them, adding or removing the sidecar. */
+export const meshedAnnotation = 'tracelab.dev/meshed';
+
 function labelsOf(service: DemoService): Record<string, string> {
   return { app: service, 'app.kubernetes.io/name': service, 'app.kubernetes.io/part-of': 'tracelab-demo', version: serviceVersion };
 }
@@ -116,7 +119,12 @@ export function renderDeployment(service: DemoService, options: DemoOptions): V1
       template: {
         metadata: {
           labels,
-          annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(servicePort), 'prometheus.io/path': '/metrics' },
+          annotations: {
+            'prometheus.io/scrape': 'true',
+            'prometheus.io/port': String(servicePort),
+            'prometheus.io/path': '/metrics',
+            ...(options.meshed ? { [meshedAnnotation]: 'true' } : {}),
+          },
         },
         spec: {
           serviceAccountName: service,

@@ -14,6 +14,7 @@ describe('parseDemoOptions()', () => {
       backendCpuMs: undefined,
       backendErrorRate: undefined,
       pullSecret: undefined,
+      meshed: false,
     });
   });
 

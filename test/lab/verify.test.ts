@@ -2,7 +2,8 @@
 // bootstrapped from its artifacts (monitoring and registry layers) with the demo deployed by
 // `deploy:demo --artifacts` (images built in the cluster). verify passes with real requests, real
 // traces in the in-cluster Jaeger, real scrapes, real metrics-server readings, and the mesh rows
-// "not installed"; then backend scaled to 0 and Jaeger scaled to 0 each fail it naming that piece.
+// "not installed"; then backend scaled to 0 and Jaeger scaled to 0 each fail it naming that piece;
+// last, the mesh layer installed, whose sidecars cannot run here (no Envoy), fails it naming that.
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { createKube, type KubeClient } from '../../core/kube/client.ts';
 import { readinessOf } from '../../core/kube/readiness.ts';
 import type { CheckResult } from '../../lab/checks/check.ts';
@@ -27,6 +28,7 @@ const cli = join(repo, 'cli/tracelab.ts');
 const binaries = [
   ...['kubelet', 'kubeadm', 'kube-proxy', 'containerd', 'ctr', 'containerd-shim-runc-v2', 'crictl', 'coredns', 'pause', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'],
   ...['jaeger', 'prometheus', 'node-exporter', 'metrics-server', 'registry', 'buildkitd', 'buildctl'],
+  ...['pilot-discovery', 'istioctl', 'install-cni', 'cni/istio-cni'],
 ] as ComponentBinary[];
 const namespace = 'tracelab-demo';
 
@@ -185,6 +187,30 @@ describe('tracelab verify and status on a real node with the demo deployed', () 
     } finally {
       await scale('jaeger', 'jaeger', 1);
       await serving('jaeger', 'jaeger', 'jaeger-query');
+    }
+  });
+
+  it('with the mesh installed but its proxies unable to run (no Envoy here), verify fails naming that cause', async (t) => {
+    if (!ready(t) || kube === undefined) return;
+    const up = await tracelab('up', 'mesh', '--artifacts', artifacts, '--no-wait', '--timeout', '3m');
+    assert.equal(up.status, 0, up.stderr);
+    const client = kube;
+    await until('istiod available', 180_000, async () => (readinessOf(await client.get<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'istiod', namespace: 'istio-system' })).ready ? true : undefined));
+    // The demo's pods made again now get the sidecar, whose Envoy image cannot be had here.
+    await client.request('DELETE', await client.path({ apiVersion: 'v1', kind: 'Pod', namespace }), { query: { labelSelector: 'app.kubernetes.io/part-of=tracelab-demo' } });
+    await until('an injected demo pod', 120_000, async () => {
+      const pods = (await client.list<V1Pod>('v1', 'Pod', { namespace })).items;
+      return pods.some((pod) => pod.spec?.containers.some((c) => c.name === 'istio-proxy') || pod.spec?.initContainers?.some((c) => c.name === 'istio-proxy')) ? true : undefined;
+    });
+    const { status, checks } = await verify(t, 'mesh without Envoy');
+    assert.equal(status, 9);
+    const proxies = checks.find((c) => c.id === 'mesh-proxies');
+    assert.equal(proxies?.status, 'fail');
+    assert.match(proxies.detail, /pods: pod tracelab-demo\/\S+ istio-proxy (ErrImagePull|ImagePullBackOff|ContainerCreating|PodInitializing)/);
+    for (const id of ['mesh-spans', 'mesh-metrics']) {
+      const check = checks.find((c) => c.id === id);
+      assert.equal(check?.status, 'fail', id);
+      assert.match(check.detail, /the mesh proxies do not run/);
     }
   });
 });
