@@ -2,13 +2,13 @@ import { Option, type Command } from 'commander';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { GlobalOptions } from '../context.ts';
 import { UserError } from '../errors.ts';
-import { preparedOptions, type Layer } from '../layer.ts';
+import { preparedOptions, type AfterApplyContext, type Layer } from '../layer.ts';
 import { deployLayer } from './apply.ts';
 import type { KubeClient } from './client.ts';
 import { describeRef } from './objects.ts';
 import { parseDuration } from './duration.ts';
 import { writeRendered } from './render.ts';
-import { describeOutcomes, summarize, type DeployReport } from './report.ts';
+import { describeOutcomes, explainKubeError, summarize, type DeployReport } from './report.ts';
 import { teardownLayer } from './teardown.ts';
 
 type GlobalsOf = (command: Command) => GlobalOptions;
@@ -75,7 +75,7 @@ export async function upLayer<Options>(
   refuseNamespacesOfOtherLayers(layer, layer.render(parsed), layers);
   const afterApply = layer.afterApply?.bind(layer);
   const report = await withKube(globals, async (kube) => {
-    const options = layer.adaptToCluster === undefined ? parsed : await layer.adaptToCluster(kube, parsed, { dryRun, output });
+    const options = layer.adaptToCluster === undefined ? parsed : await adapted(layer, kube, parsed, { dryRun, output });
     return deployLayer(kube, {
       layer: layer.name,
       objects: layer.render(options),
@@ -93,6 +93,16 @@ export async function upLayer<Options>(
   }, timeoutMs);
   printReport(globals, report);
   return report;
+}
+
+/** The layer's look at the cluster before the render; an API failure there is one line like any other. */
+async function adapted<Options>(layer: Layer<Options>, kube: KubeClient, options: Options, context: AfterApplyContext): Promise<Options> {
+  try {
+    return (await layer.adaptToCluster?.(kube, options, context)) ?? options;
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw explainKubeError(`read what layer ${layer.name} builds on`, undefined, err);
+  }
 }
 
 /** A layer never takes a namespace another layer owns (`deploy demo --namespace monitoring`). */
