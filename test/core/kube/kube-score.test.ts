@@ -10,7 +10,9 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { layers } from '../../../cli/layers.ts';
 import { writeRendered } from '../../../core/kube/render.ts';
 import { footprintLayerOptions } from '../../../monitoring/footprint.ts';
-import { requireComponent } from '../../../testenv/components.ts';
+import { cacheDir, requireComponent } from '../../../testenv/components.ts';
+import { preparedOptions, type PrepareContext } from '../../../core/layer.ts';
+import { createRecordingOutput } from '../../../core/output.ts';
 
 /**
  * kube-score (the pinned build) over every layer's rendered YAML, as `tracelab render` writes it:
@@ -79,6 +81,11 @@ function ignoredChecks(objects: readonly KubernetesObject[]): { object: string; 
   );
 }
 
+/** Layers that prepare their render (the mesh, with istioctl) find their tools in the component cache. */
+function prepareContext(): PrepareContext {
+  return { componentCache: cacheDir(), searchPath: '', output: createRecordingOutput() };
+}
+
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 
 describe('kube-score over every rendered layer', () => {
@@ -93,8 +100,8 @@ describe('kube-score over every rendered layer', () => {
           return;
         }
         const binary = requireComponent(t, 'kube-score');
-        if (binary === undefined) return;
-        const objects = layer.render(layer.parseOptions(raw));
+        if (binary === undefined || (layer.prepare !== undefined && requireComponent(t, 'istioctl') === undefined)) return;
+        const objects = layer.render(await preparedOptions(layer, raw, prepareContext()));
         const result = await kubeScore(binary, layer.name, objects);
         assert.ok(result.length > 0, 'kube-score scored no object');
         const lines = criticalLines(result);
@@ -102,8 +109,9 @@ describe('kube-score over every rendered layer', () => {
       });
     }
 
-    it(`${layer.name}: every kube-score/ignore is justified in the README`, () => {
-      const objects = layer.render(layer.parseOptions(footprintLayerOptions[layer.name] ?? {}));
+    it(`${layer.name}: every kube-score/ignore is justified in the README`, async (t) => {
+      if (layer.prepare !== undefined && requireComponent(t, 'istioctl') === undefined) return;
+      const objects = layer.render(await preparedOptions(layer, footprintLayerOptions[layer.name] ?? {}, prepareContext()));
       const unjustified = ignoredChecks(objects).filter(({ check }) => !readme.split('\n').some((line) => line.startsWith(`| \`${check}\``)));
       assert.deepEqual(unjustified, [], 'each ignored check needs a row `| `check-id` | object | why |` in the README table');
     });
