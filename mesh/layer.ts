@@ -1,4 +1,4 @@
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Node } from '@kubernetes/client-node';
 import { cacheBin } from '../bootstrap/artifacts/sources.ts';
 import type { Layer } from '../core/layer.ts';
 import { faultAnnotation } from './faults.ts';
@@ -57,6 +57,13 @@ export const meshLayer: Layer<MeshOptions> = {
     };
   },
   render: renderMesh,
+  // Where a person opens the demo through the mesh: any node's address on the gateway's NodePort.
+  async afterApply(kube, options, { output }) {
+    const nodes = (await kube.list<V1Node>('v1', 'Node')).items;
+    const address = nodes.flatMap((node) => node.status?.addresses ?? []).find((entry) => entry.type === 'InternalIP')?.address;
+    const host = address === undefined ? '<node address>' : address.includes(':') ? `[${address}]` : address;
+    output.info(`frontend through the mesh's ingress: http://${host}:${String(options.ingressNodePort)}/ (any node's address; once the demo runs with its sidecars)`);
+  },
   afterTeardown: removeIstioLeftovers,
 };
 
