@@ -37,8 +37,8 @@ export const uiSpecs: readonly UiSpec[] = [
   { key: 'jaeger', title: 'Jaeger', namespace: namespaces.jaeger, service: 'jaeger-query', servicePort: defaultJaegerPorts.queryHttp, localPort: 16686, install: 'tracelab deploy monitoring' },
   { key: 'prometheus', title: 'Prometheus', namespace: namespaces.monitoring, service: 'prometheus', servicePort: prometheusPort, localPort: 9090, install: 'tracelab deploy monitoring' },
   { key: 'headlamp', title: 'Headlamp', namespace: headlampNamespace, service: headlampService, servicePort: headlampServicePort, localPort: 4466, install: 'tracelab ui --headlamp' },
-  // The mesh layer (planned) installs Kiali into istio-system; a Kiali installed otherwise is found the same way.
-  { key: 'kiali', title: 'Kiali', namespace: 'istio-system', service: 'kiali', servicePort: 20001, localPort: 20001, install: 'the mesh layer (not built yet)' },
+  // The mesh layer installs Kiali into istio-system; a Kiali installed otherwise is found the same way.
+  { key: 'kiali', title: 'Kiali', namespace: 'istio-system', service: 'kiali', servicePort: 20001, localPort: 20001, install: 'tracelab up mesh --kiali true' },
 ];
 
 export interface UiFlags {

@@ -9,6 +9,7 @@ import { meshDefaults, parseFault, parseMeshOptions, type MeshOptions } from './
 import { renderAuthorizationPolicies, renderPeerAuthentication } from './security.ts';
 import { renderTelemetry } from './telemetry.ts';
 import { renderBackendTraffic, renderIngress } from './traffic.ts';
+import { renderKiali } from './kiali.ts';
 import { removeIstioLeftovers } from './leftovers.ts';
 
 /**
@@ -24,6 +25,7 @@ export function renderMesh(options: MeshOptions): KubernetesObject[] {
     ...renderAuthorizationPolicies(options.demoNamespace),
     ...renderIngress(options.demoNamespace),
     ...renderBackendTraffic(options.demoNamespace, options.fault ?? meshDefaults.fault),
+    ...(options.kiali ? renderKiali() : []),
   ];
 }
 

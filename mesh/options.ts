@@ -16,6 +16,8 @@ export interface MeshOptions {
   readonly istioctl: string | undefined;
   /** An artifacts directory (`tracelab artifacts build`) whose bin/istioctl to use. */
   readonly artifacts: string | undefined;
+  /** Install Kiali (anonymous, view-only; reached through `npm run ui`). */
+  readonly kiali: boolean;
   /** Istio's own objects as istioctl generated them (CRDs, istiod, istio-cni, the gateway): filled by the layer's prepare. */
   readonly istio: readonly KubernetesObject[] | undefined;
 }
@@ -23,7 +25,7 @@ export interface MeshOptions {
 export const meshDefaults = { sampling: 100, fault: 'off', ingressNodePort: 30080 } as const satisfies { sampling: number; fault: FaultPreset; ingressNodePort: number };
 
 /** The flags `tracelab up mesh` takes, as raw option keys. */
-export const meshOptionKeys = ['sampling', 'fault', 'ingress-node-port', 'demo-namespace', 'istioctl', 'artifacts'] as const;
+export const meshOptionKeys = ['sampling', 'fault', 'ingress-node-port', 'demo-namespace', 'kiali', 'istioctl', 'artifacts'] as const;
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -50,6 +52,8 @@ export function parseMeshOptions(raw: Readonly<Record<string, string | undefined
   }
   const demoNamespace = raw['demo-namespace'] ?? demoDefaults.namespace;
   if (!dnsLabel.test(demoNamespace)) throw new UserError(`--demo-namespace '${demoNamespace}' is not a namespace name (lowercase letters, digits and '-')`);
+  const kialiText = raw.kiali ?? 'false';
+  if (kialiText !== 'true' && kialiText !== 'false') throw new UserError(`--kiali '${kialiText}' is not true or false: pass --kiali true to install Kiali`);
   for (const key of ['istioctl', 'artifacts'] as const) {
     if (raw[key] === '') throw new UserError(`--${key} is empty: pass a path`);
   }
@@ -58,6 +62,7 @@ export function parseMeshOptions(raw: Readonly<Record<string, string | undefined
     fault: raw.fault === undefined ? undefined : parseFault(raw.fault),
     ingressNodePort,
     demoNamespace,
+    kiali: kialiText === 'true',
     istioctl: raw.istioctl,
     artifacts: raw.artifacts,
     istio: undefined,

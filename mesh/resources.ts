@@ -30,3 +30,9 @@ export const istioCniResources: ContainerResources = {
   requests: { cpu: '50m', memory: '64Mi' },
   limits: { cpu: '200m', memory: '256Mi' },
 };
+
+/** Kiali (`--kiali true`), one replica. */
+export const kialiResources: ContainerResources = {
+  requests: { cpu: '10m', memory: '64Mi' },
+  limits: { cpu: '500m', memory: '256Mi' },
+};

@@ -91,11 +91,11 @@ export function renderMonitoringNetworkPolicies(options: MonitoringNetworkPolicy
         { ports: [...nodePorts.apiserver.map(tcp), tcp(nodePorts.kubelet), tcp(nodePorts.nodeExporter)] },
       ],
     }),
-    // Grafana's datasource, and Prometheus scraping itself.
+    // Grafana's datasource, Prometheus scraping itself, and the mesh layer's Kiali when installed.
     policy('allow-prometheus-queries', monitoring, {
       podSelector: app('prometheus'),
       policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: app('grafana') }, { podSelector: app('prometheus') }], ports: [tcp(prometheusPort)] }],
+      ingress: [{ from: [{ podSelector: app('grafana') }, { podSelector: app('prometheus') }, inNamespace('istio-system', app('kiali'))], ports: [tcp(prometheusPort)] }],
     }),
   ];
   if (options.grafana) {

@@ -105,7 +105,7 @@ describe('tracelab ui on the local control plane', () => {
         jaeger: 'jaeger/jaeger-…:16686',
         prometheus: 'monitoring/prometheus-…:9090',
         headlamp: 'not installed: tracelab ui --headlamp',
-        kiali: 'not installed: the mesh layer (not built yet)',
+        kiali: 'not installed: tracelab up mesh --kiali true',
       },
     );
   });
@@ -152,7 +152,7 @@ describe('tracelab ui on the local control plane', () => {
     assert.match(ui.stdout(), /^Jaeger +http:\/\/127\.0\.0\.1:37686$/m);
     assert.match(ui.stdout(), /^Prometheus +http:\/\/127\.0\.0\.1:30090$/m);
     assert.match(ui.stdout(), /^Headlamp +not installed +install it with tracelab ui --headlamp$/m);
-    assert.match(ui.stdout(), /^Kiali +not installed +install it with the mesh layer \(not built yet\)$/m);
+    assert.match(ui.stdout(), /^Kiali +not installed +install it with tracelab up mesh --kiali true$/m);
     assert.doesNotMatch(ui.stdout(), /password/i, 'the Grafana password only on request');
     assert.deepEqual([await listening(37686), await listening(30090), await listening(24000)], [true, true, false]);
     ui.interrupt();

@@ -14,11 +14,12 @@ describe('parseMeshOptions()', () => {
   });
 
   it('takes every flag it documents', () => {
-    const options = parseMeshOptions({ sampling: '12.5', fault: 'backend-abort', 'ingress-node-port': '31000', 'demo-namespace': 'shop', istioctl: '/opt/istioctl', artifacts: '/srv/artifacts' });
+    const options = parseMeshOptions({ sampling: '12.5', fault: 'backend-abort', 'ingress-node-port': '31000', 'demo-namespace': 'shop', kiali: 'true', istioctl: '/opt/istioctl', artifacts: '/srv/artifacts' });
     assert.deepEqual(
       { ...options },
-      { sampling: 12.5, fault: 'backend-abort', ingressNodePort: 31000, demoNamespace: 'shop', istioctl: '/opt/istioctl', artifacts: '/srv/artifacts', istio: undefined },
+      { sampling: 12.5, fault: 'backend-abort', ingressNodePort: 31000, demoNamespace: 'shop', kiali: true, istioctl: '/opt/istioctl', artifacts: '/srv/artifacts', istio: undefined },
     );
+    assert.equal(parseMeshOptions({}).kiali, false, 'Kiali is off by default');
   });
 
   const bad: [Record<string, string>, RegExp][] = [
@@ -30,7 +31,8 @@ describe('parseMeshOptions()', () => {
     [{ 'ingress-node-port': '30080x' }, /^--ingress-node-port '30080x'/],
     [{ 'demo-namespace': 'Shop' }, /^--demo-namespace 'Shop' is not a namespace name/],
     [{ istioctl: '' }, /^--istioctl is empty/],
-    [{ kiali: 'true' }, /^unknown option --kiali for the mesh layer: it takes --sampling, --fault/],
+    [{ kiali: 'yes' }, /^--kiali 'yes' is not true or false/],
+    [{ 'gateway-api': 'true' }, /^unknown option --gateway-api for the mesh layer: it takes --sampling, --fault/],
   ];
   for (const [raw, message] of bad) {
     it(`refuses ${JSON.stringify(raw)} in one line`, () => {

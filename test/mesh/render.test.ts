@@ -147,6 +147,26 @@ describe('the mesh layer rendered from the pinned istioctl', () => {
     assert.equal(backendRoute('backend-abort').annotation, 'backend-abort');
   });
 
+  it('installs Kiali only when asked: anonymous, view-only, restricted, bounded, reading the lab\'s Prometheus and Jaeger', (t) => {
+    if (requireComponent(t, 'istioctl') === undefined || prepared === undefined) return;
+    assert.equal(objects.some((object) => object.metadata?.name === 'kiali'), false, 'off by default');
+    const withKiali = renderMesh({ ...prepared, kiali: true });
+    const deployment = find<V1Deployment>(withKiali, 'Deployment', 'kiali');
+    const pod = deployment.spec?.template.spec as V1PodSpec;
+    assert.equal(pod.securityContext?.runAsNonRoot, true);
+    assert.equal(pod.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
+    assert.ok(pod.containers[0]?.resources?.limits?.memory !== undefined);
+    assert.equal(deployment.spec?.template.metadata?.labels?.['sidecar.istio.io/inject'], 'false');
+    const config = find<KubernetesObject & { data: Record<string, string> }>(withKiali, 'ConfigMap', 'kiali').data['config.yaml'] ?? '';
+    assert.match(config, /strategy: anonymous/);
+    assert.match(config, /view_only_mode: true/);
+    assert.match(config, /url: http:\/\/prometheus\.monitoring:9090/);
+    assert.match(config, /internal_url: http:\/\/jaeger-query\.jaeger:16686/);
+    const role = find<KubernetesObject & { rules: { verbs: string[] }[] }>(withKiali, 'ClusterRole', 'tracelab-kiali-viewer');
+    assert.deepEqual([...new Set(role.rules.flatMap((rule) => rule.verbs))].sort(), ['get', 'list', 'watch']);
+    assert.equal(find<V1Service>(withKiali, 'Service', 'kiali').spec?.ports?.[0]?.port, 20001, 'where `npm run ui` looks for it');
+  });
+
   it('is pure and leaves the generated manifests as they were', (t) => {
     if (requireComponent(t, 'istioctl') === undefined || prepared === undefined) return;
     const before = JSON.stringify(prepared.istio);
