@@ -51,17 +51,46 @@ function isWorkload(object: KubernetesObject): object is V1Deployment | V1Daemon
 }
 
 /**
+ * Checks kube-score makes that Istio's workloads do not pass, on purpose (README, kube-score): pinned
+ * images imported into air-gapped nodes, and Istio's own user 1337 (the CNI agent: root, to write
+ * onto the node).
+ */
+const kubeScoreIgnores = ['container-image-pull-policy', 'container-security-context-user-group-id'];
+
+/** Local disk per container: istiod's and the proxy's emptyDirs and logs, the CNI agent's logs. */
+const ephemeralStorage: Readonly<Record<string, { request: string; limit: string }>> = {
+  istiod: { request: '32Mi', limit: '256Mi' },
+  'istio-ingressgateway': { request: '16Mi', limit: '128Mi' },
+  'istio-cni-node': { request: '16Mi', limit: '64Mi' },
+};
+
+/**
  * istiod and the gateway pass Pod Security `restricted` once their pods ask for the runtime's
  * seccomp profile; the CNI agent comes with requests only and is bounded like every other
- * container of the lab. Changes the workload given.
+ * container of the lab, its root filesystem read-only; every container gets ephemeral-storage
+ * bounds. Changes the workload given.
  */
 function fitWorkload(workload: V1Deployment | V1DaemonSet): void {
   const spec = workload.spec?.template.spec;
   if (spec === undefined) return;
-  if (workload.metadata?.namespace === meshNamespaces.root) {
+  const name = workload.metadata?.name ?? '';
+  workload.metadata = Object.assign(workload.metadata ?? {}, { annotations: { ...workload.metadata?.annotations, 'kube-score/ignore': kubeScoreIgnores.join(',') } });
+  if (workload.metadata.namespace === meshNamespaces.root) {
     spec.securityContext = Object.assign(spec.securityContext ?? {}, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
   }
-  if (workload.kind === 'DaemonSet') for (const container of spec.containers) container.resources = structuredClone(istioCniResources);
+  for (const container of spec.containers) {
+    if (workload.kind === 'DaemonSet') {
+      container.resources = structuredClone(istioCniResources);
+      container.securityContext = Object.assign(container.securityContext ?? {}, { readOnlyRootFilesystem: true });
+    }
+    const storage = ephemeralStorage[name];
+    if (storage !== undefined) {
+      container.resources = Object.assign(container.resources ?? {}, {
+        requests: { ...container.resources?.requests, 'ephemeral-storage': storage.request },
+        limits: { ...container.resources?.limits, 'ephemeral-storage': storage.limit },
+      });
+    }
+  }
 }
 
 /** Istio's generated objects, fitted to the lab (deep copies; the input is left as it is), after its namespaces. */

@@ -73,7 +73,7 @@ export function renderKiali(): KubernetesObject[] {
   const deployment: V1Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: kiali.name, namespace, labels },
+    metadata: { name: kiali.name, namespace, labels, annotations: { 'kube-score/ignore': 'container-image-pull-policy' } },
     spec: {
       replicas: 1,
       revisionHistoryLimit: 3,
@@ -92,7 +92,8 @@ export function renderKiali(): KubernetesObject[] {
               ports: [{ name: 'api', containerPort: kiali.port }, { name: 'metrics', containerPort: kiali.metricsPort }],
               env: [{ name: 'LOG_LEVEL', value: 'info' }],
               readinessProbe: { ...probe, periodSeconds: 10 },
-              livenessProbe: { ...probe, periodSeconds: 30, failureThreshold: 3 },
+              // Alive while it accepts connections; ready when its health endpoint says so.
+              livenessProbe: { tcpSocket: { port: 'api' }, periodSeconds: 30, failureThreshold: 3 },
               startupProbe: { ...probe, periodSeconds: 5, failureThreshold: 24 },
               resources: resourceRequirements(kialiResources, { request: '16Mi', limit: '64Mi' }),
               securityContext: structuredClone(restrictedContainerSecurity),

@@ -10,6 +10,7 @@ import { renderAuthorizationPolicies, renderPeerAuthentication } from './securit
 import { renderTelemetry } from './telemetry.ts';
 import { renderBackendTraffic, renderIngress } from './traffic.ts';
 import { renderKiali } from './kiali.ts';
+import { renderMeshNetworkPolicies } from './network-policies.ts';
 import { removeIstioLeftovers } from './leftovers.ts';
 
 /**
@@ -26,6 +27,7 @@ export function renderMesh(options: MeshOptions): KubernetesObject[] {
     ...renderIngress(options.demoNamespace),
     ...renderBackendTraffic(options.demoNamespace, options.fault ?? meshDefaults.fault),
     ...(options.kiali ? renderKiali() : []),
+    ...renderMeshNetworkPolicies({ demoNamespace: options.demoNamespace, kiali: options.kiali }),
   ];
 }
 

@@ -79,7 +79,13 @@ describe('the mesh layer rendered from the pinned istioctl', () => {
       for (const container of spec.containers) assert.ok(container.resources?.requests !== undefined && container.resources.limits !== undefined, `${name}/${container.name} has requests and limits`);
     }
     const istiod = podSpecs(objects).find((pod) => pod.name === 'istiod')?.spec.containers[0] as V1Container;
-    assert.deepEqual(istiod.resources, istiodResources);
+    assert.deepEqual(
+      { requests: { cpu: istiod.resources?.requests?.cpu, memory: istiod.resources?.requests?.memory }, limits: { cpu: istiod.resources?.limits?.cpu, memory: istiod.resources?.limits?.memory } },
+      istiodResources,
+    );
+    for (const { name, spec } of podSpecs(objects)) {
+      for (const container of spec.containers) assert.ok(container.resources?.limits?.['ephemeral-storage'] !== undefined, `${name}/${container.name} bounds its local disk`);
+    }
     // The injector's values carry the sidecar's size.
     const values = JSON.parse((find<KubernetesObject & { data: Record<string, string> }>(objects, 'ConfigMap', 'values').data['merged-values'] ?? '{}')) as { global: { proxy: { resources: unknown } } };
     assert.deepEqual(values.global.proxy.resources, sidecarResources);

@@ -25,6 +25,7 @@ const variants: Readonly<Record<string, readonly Readonly<Record<string, string>
   monitoring: [{ grafana: 'false', 'metrics-server': 'false' }],
   registry: [{ storage: 'pod' }],
   storage: [{ 'default-class': 'false', path: '/srv/tracelab-volumes' }],
+  mesh: [{ kiali: 'true' }],
 };
 
 /** Layers not held to kube-score yet, each with why; remove the line once its render passes. */
