@@ -37,7 +37,8 @@ MONITORING=(node-exporter metrics-server)
 IMAGE_TOOLS=(buildkit rootlesskit registry kube-score local-path-provisioner)
 # The mesh layer's istiod, istio-cni node agent and plugin, and istioctl (about 8 minutes cold on 2 cores).
 MESH=(istio)
-ALL=(jaeger prometheus etcd kubernetes kwok "${NODE[@]}" "${MONITORING[@]}" "${IMAGE_TOOLS[@]}" "${MESH[@]}")
+# The longest builds first, so that the two at a time end close together.
+ALL=(kubernetes jaeger prometheus "${MESH[@]}" etcd kwok "${NODE[@]}" "${MONITORING[@]}" "${IMAGE_TOOLS[@]}")
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -343,12 +344,27 @@ component() {
   esac
 }
 
-building=
-on_exit() {
-  local rc=$?
-  [[ $rc -eq 0 || -z $building ]] || printf 'build.sh: failed to build %s (wrapper module in %s)\n' "$building" "$SRC/${building%% *}" >&2
+# Builds run two at a time: a large module's build spends much of its time in single-threaded
+# compiles and links, so a second one fills the other core. TRACELAB_BUILD_JOBS=1 builds one by one.
+JOBS=${TRACELAB_BUILD_JOBS:-2}
+LOGS=$CACHE/logs
+# Components sharing a wrapper module ($SRC/kubernetes) are built one after the other, in one lane.
+SHARED_LANES=("kubernetes node")
+
+# build_lane NAME... : builds each component (stamp removed first, written last), in order.
+build_lane() {
+  local name line spec version start
+  for name in "$@"; do
+    line=$(component "$name"); read -ra spec <<<"$line"
+    version=${spec[0]}
+    start=$SECONDS
+    log "building $name $version"
+    rm -f "$STAMPS/$name"
+    "build_$name"
+    printf '%s' "$version" >"$STAMPS/$name"
+    log "built $name $version in $((SECONDS - start))s -> ${spec[*]:1}"
+  done
 }
-trap on_exit EXIT
 
 main() {
   command -v go >/dev/null || die "go is not on PATH: install Go >= 1.26"
@@ -360,22 +376,52 @@ main() {
   ((${#names[@]})) || names=("${ALL[@]}")
   local name line
   for name in "${names[@]}"; do component "$name" >/dev/null || exit 2; done
+  local todo=()
   for name in "${names[@]}"; do
     local spec; line=$(component "$name"); read -ra spec <<<"$line"
-    local version=${spec[0]} files=("${spec[@]:1}")
-    if stamp_ok "$name" "$version" "${files[@]}"; then
-      log "$name $version already built (${files[*]})"
-      continue
+    if stamp_ok "$name" "${spec[0]}" "${spec[@]:1}"; then
+      log "$name ${spec[0]} already built (${spec[*]:1})"
+    else
+      todo+=("$name")
     fi
-    log "building $name $version"
-    local start=$SECONDS
-    rm -f "$STAMPS/$name"
-    building="$name $version"
-    "build_$name"
-    building=
-    printf '%s' "$version" >"$STAMPS/$name"
-    log "built $name $version in $((SECONDS - start))s -> ${files[*]/#/$CACHE/}"
   done
+  # Lanes: one component each, except those that share a wrapper module, which go together.
+  local lanes=() lane shared member joined
+  for name in "${todo[@]}"; do
+    joined=
+    for shared in "${SHARED_LANES[@]}"; do
+      [[ " $shared " == *" $name "* ]] || continue
+      lane=
+      for member in $shared; do [[ " ${todo[*]} " == *" $member "* ]] && lane+="$member "; done
+      [[ ${lane%% *} == "$name" ]] && lanes+=("${lane% }")
+      joined=1
+    done
+    [[ -n $joined ]] || lanes+=("$name")
+  done
+  mkdir -p "$LOGS"
+  local -A running=()
+  local failed=() pid status
+  finish() { # PID STATUS: prints the lane's log, records a failure
+    local lane=${running[$1]} status=$2
+    cat "$LOGS/${lane%% *}.log"
+    ((status == 0)) || { failed+=("$lane"); printf 'build.sh: failed to build %s (log: %s, wrapper module in %s)\n' "$lane" "$LOGS/${lane%% *}.log" "$SRC/${lane%% *}" >&2; }
+    unset "running[$1]"
+  }
+  for lane in "${lanes[@]}"; do
+    while ((${#running[@]} >= JOBS)); do
+      status=0; wait -n -p pid "${!running[@]}" || status=$?
+      finish "$pid" "$status"
+    done
+    # shellcheck disable=SC2086 # a lane is a list of names
+    (set -e; build_lane $lane) >"$LOGS/${lane%% *}.log" 2>&1 &
+    running[$!]=$lane
+    log "started $lane"
+  done
+  while ((${#running[@]} > 0)); do
+    status=0; wait -n -p pid "${!running[@]}" || status=$?
+    finish "$pid" "$status"
+  done
+  ((${#failed[@]} == 0)) || exit 1
 }
 
 main "$@"
