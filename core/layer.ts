@@ -30,6 +30,12 @@ export interface Layer<Options> {
   readonly description: string;
   /** The namespaces the layer makes and owns; no other layer may put its objects' namespace there. */
   readonly namespaces?: readonly string[];
+  /**
+   * Field managers of the programs the layer runs that write to the cluster (istiod's
+   * `pilot-discovery`): what they made in the layer's namespaces (leases, their certificates) is the
+   * layer's own state, which teardown deletes with the namespaces without asking.
+   */
+  readonly programs?: readonly string[];
   /** `tracelab bootstrap` installs it on the lab it makes (with its default options), in the order of cli/layers.ts. */
   readonly installedByBootstrap?: boolean;
   /** Validates raw CLI/config values; throws UserError with one line naming the bad value. */

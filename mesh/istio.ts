@@ -93,13 +93,22 @@ function fitWorkload(workload: V1Deployment | V1DaemonSet): void {
   }
 }
 
+/**
+ * A validating webhook starts with failurePolicy Ignore, which istiod turns to Fail once it serves:
+ * once the configuration exists, the field is istiod's and a re-apply leaves it out rather than fight.
+ */
+function leaveFailurePolicyToIstiod(object: KubernetesObject & { webhooks?: { failurePolicy?: string }[] }): void {
+  for (const webhook of object.webhooks ?? []) delete webhook.failurePolicy;
+}
+
 /** Istio's generated objects, fitted to the lab (deep copies; the input is left as it is), after its namespaces. */
-export function renderIstio(generated: readonly KubernetesObject[]): KubernetesObject[] {
+export function renderIstio(generated: readonly KubernetesObject[], liveValidators: readonly string[] = []): KubernetesObject[] {
   return [
     ...renderMeshNamespaces(),
     ...generated.map((object) => {
       const fitted = withoutNulls(structuredClone(object));
       relabel(fitted.metadata?.labels);
+      if (fitted.kind === 'ValidatingWebhookConfiguration' && liveValidators.includes(fitted.metadata?.name ?? '')) leaveFailurePolicyToIstiod(fitted);
       if (isWorkload(fitted)) {
         relabel(fitted.spec?.template.metadata?.labels);
         fitWorkload(fitted);

@@ -20,7 +20,7 @@ import { removeIstioLeftovers } from './leftovers.ts';
 export function renderMesh(options: MeshOptions): KubernetesObject[] {
   if (options.istio === undefined) throw new Error('mesh: render() before prepare(): Istio manifests not generated');
   return [
-    ...renderIstio(options.istio),
+    ...renderIstio(options.istio, options.liveValidators),
     renderTelemetry(options.sampling ?? meshDefaults.sampling),
     renderPeerAuthentication(),
     ...renderAuthorizationPolicies(options.demoNamespace),
@@ -36,6 +36,8 @@ export const meshLayer: Layer<MeshOptions> = {
   description: 'Istio: istiod, istio-cni, an ingress gateway, OTLP tracing to Jaeger, strict mTLS, frontend-only access to backend, fault presets',
   namespaces: [meshNamespaces.root, meshNamespaces.cni],
   installedByBootstrap: true,
+  // istiod's leader leases, CA secret and certificate copies, and the CNI agent's own records.
+  programs: ['pilot-discovery', 'install-cni'],
   parseOptions: parseMeshOptions,
   async prepare(options, { componentCache, searchPath, output }) {
     const istioctl = await findIstioctl({ explicit: options.istioctl, artifacts: options.artifacts, cacheBin: cacheBin(componentCache), path: searchPath });
@@ -45,9 +47,12 @@ export const meshLayer: Layer<MeshOptions> = {
     });
     return { ...options, istio };
   },
-  // Sampling and the fault preset stay as they are live unless given: a re-run changes nothing.
+  // Sampling and the fault preset stay as they are live unless given, and istiod keeps the
+  // failure policy it set on its validators: a re-run changes nothing.
   async adaptToCluster(kube, options) {
-    if (options.sampling !== undefined && options.fault !== undefined) return options;
+    const validators = (options.istio ?? []).filter((object) => object.kind === 'ValidatingWebhookConfiguration').map((object) => object.metadata?.name ?? '');
+    const live = await Promise.all(validators.map((name) => kube.get({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', name })));
+    const liveValidators = validators.filter((_, index) => live[index] !== undefined);
     const [telemetry, backend] = await Promise.all([
       kube.get<KubernetesObject & { spec?: { tracing?: { randomSamplingPercentage?: number }[] } }>({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', name: 'mesh-default', namespace: meshNamespaces.root }).catch(() => undefined),
       kube.get({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', name: 'backend', namespace: meshNamespaces.root }).catch(() => undefined),
@@ -56,6 +61,7 @@ export const meshLayer: Layer<MeshOptions> = {
     const liveFault = backend?.metadata?.annotations?.[faultAnnotation];
     return {
       ...options,
+      liveValidators,
       sampling: options.sampling ?? (typeof liveSampling === 'number' ? liveSampling : undefined),
       fault: options.fault ?? (liveFault === undefined ? undefined : tryFault(liveFault)),
     };

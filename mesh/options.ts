@@ -18,6 +18,11 @@ export interface MeshOptions {
   readonly artifacts: string | undefined;
   /** Install Kiali (anonymous, view-only; reached through `npm run ui`). */
   readonly kiali: boolean;
+  /**
+   * Validating webhook configurations that exist already: istiod has taken over their failure
+   * policy (Ignore until it serves, then Fail), so the render leaves that field to it.
+   */
+  readonly liveValidators: readonly string[];
   /** Istio's own objects as istioctl generated them (CRDs, istiod, istio-cni, the gateway): filled by the layer's prepare. */
   readonly istio: readonly KubernetesObject[] | undefined;
 }
@@ -63,6 +68,7 @@ export function parseMeshOptions(raw: Readonly<Record<string, string | undefined
     ingressNodePort,
     demoNamespace,
     kiali: kialiText === 'true',
+    liveValidators: [],
     istioctl: raw.istioctl,
     artifacts: raw.artifacts,
     istio: undefined,

@@ -383,10 +383,10 @@ export async function confirmNamespaceDeletion(
   kube: KubeClient,
   layer: string,
   toDelete: readonly ObjectRef[],
-  options: { confirm: Confirm | undefined; dryRun: boolean; output: Output },
+  options: { confirm: Confirm | undefined; dryRun: boolean; output: Output; layerPrograms?: readonly string[] | undefined },
 ): Promise<void> {
   const namespaces = toDelete.filter((ref) => ref.kind === 'Namespace').map((ref) => ref.name);
-  const others = await guard(`list what else is in the namespaces of ${layer}`, undefined, () => objectsNotMadeBy(kube, namespaces, toDelete));
+  const others = await guard(`list what else is in the namespaces of ${layer}`, undefined, () => objectsNotMadeBy(kube, namespaces, toDelete, options.layerPrograms));
   if (others.length === 0) return;
   const list = others.map(describeRef).join(', ');
   const what = `deleting ${namespaces.map((n) => `Namespace ${n}`).join(', ')} also deletes ${others.length === 1 ? 'an object' : `${others.length} objects`} ${layer} did not create: ${list}`;

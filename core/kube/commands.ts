@@ -172,7 +172,7 @@ export function registerLayerCommands(program: Command, globals: GlobalsOf, laye
       const timeoutMs = parseDuration(options.timeout, '--timeout');
       const deleted = await withKube(
         global,
-        (kube) => teardownLayer(kube, { layer: layer.name, dryRun: global.dryRun, timeoutMs, output: global.output, confirm: global.confirm, signal: global.signal }),
+        (kube) => teardownLayer(kube, { layer: layer.name, dryRun: global.dryRun, timeoutMs, output: global.output, confirm: global.confirm, signal: global.signal, layerPrograms: layer.programs }),
         timeoutMs,
       );
       for (const ref of deleted) global.output.info(`- ${describeRef(ref)} ${global.dryRun ? 'would be deleted' : 'deleted'}`);

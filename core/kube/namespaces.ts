@@ -99,7 +99,7 @@ export async function deletableKinds(kube: KubeClient): Promise<DeletableKind[]>
  * Objects in the given namespaces that deleting the namespaces would take along although the
  * layer did not make them: not members, not made by Kubernetes, not owned by another object.
  */
-export async function objectsNotMadeBy(kube: KubeClient, namespaces: readonly string[], members: readonly ObjectRef[]): Promise<ObjectRef[]> {
+export async function objectsNotMadeBy(kube: KubeClient, namespaces: readonly string[], members: readonly ObjectRef[], layerPrograms: readonly string[] = []): Promise<ObjectRef[]> {
   if (namespaces.length === 0) return [];
   const memberKeys = new Set(members.map(keyOf));
   const kinds = (await deletableKinds(kube)).filter((resource) => resource.namespaced && resource.kind !== 'Event');
@@ -108,7 +108,7 @@ export async function objectsNotMadeBy(kube: KubeClient, namespaces: readonly st
       namespaces.map(async (namespace) => {
         try {
           const list = await kube.list(resource.apiVersion, resource.kind, { namespace });
-          return list.items.filter((item) => !madeByKubernetes(item)).map(refOf).filter((ref) => !memberKeys.has(keyOf(ref)));
+          return list.items.filter((item) => !madeByKubernetes(item, layerPrograms)).map(refOf).filter((ref) => !memberKeys.has(keyOf(ref)));
         } catch {
           return [];
         }

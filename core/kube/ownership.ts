@@ -42,10 +42,12 @@ const clusterManagers = new Set(['kube-controller-manager', 'kube-apiserver', 'k
  * Objects Kubernetes makes in every namespace or on behalf of another object: they go with the
  * namespace and nobody made them by hand (the `default` ServiceAccount and `kube-root-ca.crt`,
  * which the controllers write without managed fields; Endpoints, Events, anything with an owner).
- * Whatever kubectl, Helm or a person's client creates has a field manager.
+ * Whatever kubectl, Helm or a person's client creates has a field manager. `layerPrograms` are the
+ * field managers of the programs a layer runs (istiod's `pilot-discovery`): what they made in the
+ * layer's namespaces is the layer's own state and goes with them.
  */
-export function madeByKubernetes(object: KubernetesObject): boolean {
+export function madeByKubernetes(object: KubernetesObject, layerPrograms: readonly string[] = []): boolean {
   if ((object.metadata?.ownerReferences ?? []).length > 0) return true;
   if (object.kind === 'Event') return true;
-  return managersOf(object).every((manager) => clusterManagers.has(manager));
+  return managersOf(object).every((manager) => clusterManagers.has(manager) || layerPrograms.includes(manager));
 }

@@ -18,6 +18,8 @@ export interface TeardownOptions {
   /** Asked before a namespace holding objects the layer did not create is deleted. */
   readonly confirm?: Confirm;
   readonly signal?: AbortSignal | undefined;
+  /** Field managers of the layer's own programs: what they made in its namespaces goes without asking. */
+  readonly layerPrograms?: readonly string[] | undefined;
 }
 
 /**
@@ -56,7 +58,7 @@ async function teardownLocked(kube: KubeClient, options: TeardownOptions): Promi
   }
   const members = sortForDeletion(await findMembers(kube, layer, record, () => true));
   await assertNamespacesCanBeDeleted(kube, members);
-  await confirmNamespaceDeletion(kube, layer, members, { confirm: options.confirm, dryRun, output });
+  await confirmNamespaceDeletion(kube, layer, members, { confirm: options.confirm, dryRun, output, layerPrograms: options.layerPrograms });
 
   const deleted: MemberRef[] = [];
   const interrupted = (): InterruptedError =>

@@ -3,7 +3,7 @@
 // artifacts. istiod (pilot-discovery built from istio.io/istio) and the istio-cni node agent run as
 // real pods from locally assembled images; the ingress gateway's Envoy cannot (C++: no image here)
 // and is seen waiting for its image. The real API server calls istiod's validating webhook (a bad
-// VirtualService is refused, in one line naming the field) and its injector (each demo pod, created
+// VirtualService is refused, in one line naming what is wrong) and its injector (each demo pod, created
 // as a server-side dry run, comes back with the sidecar and no privileged init container, admitted
 // by Pod Security `restricted`). A re-apply changes nothing; the teardown leaves nothing: no CRDs,
 // webhooks, root-certificate copies, nor istio-cni files on the node.
@@ -21,7 +21,7 @@ import { explainKubeError } from '../../core/kube/report.ts';
 import { demoLayer } from '../../demo/layer.ts';
 import { istioImages } from '../../mesh/istio-operator.ts';
 import { meshNamespaces } from '../../mesh/names.ts';
-import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/components.ts';
+import { componentPath, isBuilt, requireComponents, type ComponentBinary } from '../../testenv/components.ts';
 import { sharedArtifactsDir } from '../../testenv/artifacts.ts';
 import { createLab, type Lab } from '../../testenv/nodes/lab.ts';
 import type { TestNode } from '../../testenv/nodes/node.ts';
@@ -152,14 +152,15 @@ describe('the mesh layer on a real node: istiod and istio-cni as real pods, the 
     assert.match(again.stderr, /^mesh: 0 created, 0 changed, \d+ unchanged, 0 pruned/m);
   });
 
-  it("has the API server call istiod's validating webhook: a bad VirtualService is refused in one line naming the field", async (t) => {
+  it("has the API server call istiod's validating webhook: a bad VirtualService is refused in one line naming what is wrong", async (t) => {
     if (!ready(t) || kube === undefined) return;
     const client = kube;
     const bad: KubernetesObject = {
       apiVersion: 'networking.istio.io/v1',
       kind: 'VirtualService',
       metadata: { name: 'bad-route', namespace: 'default' },
-      spec: { hosts: ['backend'], http: [{ route: [{ destination: { host: 'backend' }, weight: 50 }, { destination: { host: 'frontend' }, weight: 20 }] }] },
+      // The CRD's schema takes any number here: only istiod's validation refuses it.
+      spec: { hosts: ['backend'], http: [{ route: [{ destination: { host: 'backend' } }], fault: { abort: { percentage: { value: 150 }, httpStatus: 503 } } }] },
     } as KubernetesObject;
     const err = await until('the webhook to answer', 60_000, async () => {
       try {
@@ -175,14 +176,15 @@ describe('the mesh layer on a real node: istiod and istio-cni as real pods, the 
     t.diagnostic(line);
     assert.equal(line.split('\n').length, 1);
     assert.match(line, /validation\.istio\.io/);
-    assert.match(line, /weight/i);
+    assert.match(line, /percentage 150 is neither 0\.0, nor in range/);
   });
 
   it("has the API server call istiod's injector: each demo pod gets the sidecar, no privileged init container, and is admitted as restricted", async (t) => {
     if (!ready(t) || kube === undefined) return;
     const client = kube;
-    const namespace = demoLayer.render(demoLayer.parseOptions({ images: `frontend=${nodeTestImage},backend=${nodeTestImage}` })).find((object) => object.kind === 'Namespace');
-    await client.request('POST', await client.path({ apiVersion: 'v1', kind: 'Namespace' }), { body: namespace });
+    // The demo's namespace (injection on, Pod Security restricted) and its ServiceAccounts, as the demo layer renders them.
+    const identities = demoLayer.render(demoLayer.parseOptions({ images: `frontend=${nodeTestImage},backend=${nodeTestImage}` })).filter((object) => object.kind === 'Namespace' || object.kind === 'ServiceAccount');
+    for (const object of identities) await client.request('POST', await client.path({ apiVersion: 'v1', kind: object.kind ?? '', namespace: object.metadata?.namespace }), { body: object });
     for (const pod of demoPods()) {
       const created = await client.request<V1Pod>('POST', await client.path({ apiVersion: 'v1', kind: 'Pod', namespace: demoNamespace }), { body: pod, query: { dryRun: 'All' } });
       const name = pod.metadata?.labels?.app ?? '?';
@@ -204,7 +206,7 @@ describe('the mesh layer on a real node: istiod and istio-cni as real pods, the 
 
   it('`istioctl analyze` finds no errors in the live mesh', async (t) => {
     if (!ready(t)) return;
-    const analyzed = await (node as TestNode).executor.run(['istioctl', 'analyze', '--kubeconfig', kubeconfig, '--all-namespaces', '--failure-threshold', 'Error'], { nothrow: true });
+    const analyzed = await (node as TestNode).executor.run([componentPath('istioctl'), 'analyze', '--kubeconfig', kubeconfig, '--all-namespaces', '--failure-threshold', 'Error'], { nothrow: true });
     t.diagnostic((analyzed.stdout + analyzed.stderr).trim().split('\n').slice(0, 5).join(' | '));
     assert.equal(analyzed.exitCode, 0, analyzed.stdout + analyzed.stderr);
   });

@@ -17,7 +17,7 @@ describe('parseMeshOptions()', () => {
     const options = parseMeshOptions({ sampling: '12.5', fault: 'backend-abort', 'ingress-node-port': '31000', 'demo-namespace': 'shop', kiali: 'true', istioctl: '/opt/istioctl', artifacts: '/srv/artifacts' });
     assert.deepEqual(
       { ...options },
-      { sampling: 12.5, fault: 'backend-abort', ingressNodePort: 31000, demoNamespace: 'shop', kiali: true, istioctl: '/opt/istioctl', artifacts: '/srv/artifacts', istio: undefined },
+      { sampling: 12.5, fault: 'backend-abort', ingressNodePort: 31000, demoNamespace: 'shop', kiali: true, liveValidators: [], istioctl: '/opt/istioctl', artifacts: '/srv/artifacts', istio: undefined },
     );
     assert.equal(parseMeshOptions({}).kiali, false, 'Kiali is off by default');
   });
