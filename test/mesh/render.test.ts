@@ -161,7 +161,7 @@ describe('the mesh layer rendered from the pinned istioctl', () => {
     const pod = deployment.spec?.template.spec as V1PodSpec;
     assert.equal(pod.securityContext?.runAsNonRoot, true);
     assert.equal(pod.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
-    assert.ok(pod.containers[0]?.resources?.limits?.memory !== undefined);
+    assert.deepEqual(Object.keys(pod.containers[0]?.resources?.limits ?? {}).sort(), ['cpu', 'ephemeral-storage', 'memory']);
     assert.equal(deployment.spec?.template.metadata?.labels?.['sidecar.istio.io/inject'], 'false');
     const config = find<KubernetesObject & { data: Record<string, string> }>(withKiali, 'ConfigMap', 'kiali').data['config.yaml'] ?? '';
     assert.match(config, /strategy: anonymous/);
