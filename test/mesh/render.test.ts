@@ -161,7 +161,9 @@ describe('the mesh layer rendered from the pinned istioctl', () => {
     const pod = deployment.spec?.template.spec as V1PodSpec;
     assert.equal(pod.securityContext?.runAsNonRoot, true);
     assert.equal(pod.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
-    assert.deepEqual(Object.keys(pod.containers[0]?.resources?.limits ?? {}).sort(), ['cpu', 'ephemeral-storage', 'memory']);
+    const [kialiContainer] = pod.containers;
+    const limits = (kialiContainer?.resources as { limits?: Record<string, string> } | undefined)?.limits ?? {};
+    assert.deepEqual(Object.keys(limits).sort(), ['cpu', 'ephemeral-storage', 'memory']);
     assert.equal(deployment.spec?.template.metadata?.labels?.['sidecar.istio.io/inject'], 'false');
     const config = find<KubernetesObject & { data: Record<string, string> }>(withKiali, 'ConfigMap', 'kiali').data['config.yaml'] ?? '';
     assert.match(config, /strategy: anonymous/);
