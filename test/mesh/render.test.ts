@@ -162,7 +162,7 @@ describe('the mesh layer rendered from the pinned istioctl', () => {
     assert.equal(pod.securityContext?.runAsNonRoot, true);
     assert.equal(pod.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
     const [kialiContainer] = pod.containers;
-    const limits = (kialiContainer?.resources as { limits?: Record<string, string> } | undefined)?.limits ?? {};
+    const limits = kialiContainer.resources?.limits ?? {};
     assert.deepEqual(Object.keys(limits).sort(), ['cpu', 'ephemeral-storage', 'memory']);
     assert.equal(deployment.spec?.template.metadata?.labels?.['sidecar.istio.io/inject'], 'false');
     const config = find<KubernetesObject & { data: Record<string, string> }>(withKiali, 'ConfigMap', 'kiali').data['config.yaml'] ?? '';
