@@ -2,7 +2,7 @@ import type { CoreV1Event, KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet, 
 import { InterruptedError, UserError, exitCodes } from '../errors.ts';
 import type { Output } from '../output.ts';
 import type { KubeClient, ObjectRef } from './client.ts';
-import { KubeApiError, isTransient } from './errors.ts';
+import { KubeApiError, isNotFound, isTransient } from './errors.ts';
 import { describeObject, describeRef, refOf } from './objects.ts';
 import { describeCondition, readinessOf, type Readiness } from './readiness.ts';
 import { formatDuration } from './duration.ts';
@@ -361,6 +361,11 @@ export async function waitForDeletion(kube: KubeClient, refs: readonly ObjectRef
           );
           left.delete(describeRef(ref));
         } catch (err) {
+          // A custom resource whose definition is gone is gone too: its API answers 404 to a watch.
+          if (isNotFound(err)) {
+            left.delete(describeRef(ref));
+            return;
+          }
           if (!(err instanceof DeadlineReached)) throw err;
         }
       }),

@@ -182,8 +182,8 @@ describe('the mesh layer on a real node: istiod and istio-cni as real pods, the 
   it("has the API server call istiod's injector: each demo pod gets the sidecar, no privileged init container, and is admitted as restricted", async (t) => {
     if (!ready(t) || kube === undefined) return;
     const client = kube;
-    // The demo's namespace (injection on, Pod Security restricted) and its ServiceAccounts, as the demo layer renders them.
-    const identities = demoLayer.render(demoLayer.parseOptions({ images: `frontend=${nodeTestImage},backend=${nodeTestImage}` })).filter((object) => object.kind === 'Namespace' || object.kind === 'ServiceAccount');
+    // The demo's namespace (injection on, Pod Security restricted), ServiceAccounts and Services, as the demo layer renders them.
+    const identities = demoLayer.render(demoLayer.parseOptions({ images: `frontend=${nodeTestImage},backend=${nodeTestImage}` })).filter((object) => ['Namespace', 'ServiceAccount', 'Service'].includes(object.kind ?? ''));
     for (const object of identities) await client.request('POST', await client.path({ apiVersion: 'v1', kind: object.kind ?? '', namespace: object.metadata?.namespace }), { body: object });
     for (const pod of demoPods()) {
       const created = await client.request<V1Pod>('POST', await client.path({ apiVersion: 'v1', kind: 'Pod', namespace: demoNamespace }), { body: pod, query: { dryRun: 'All' } });
@@ -201,11 +201,14 @@ describe('the mesh layer on a real node: istiod and istio-cni as real pods, the 
       t.diagnostic(`${name}: ${all.map((c) => c.name).join(', ')} — admitted by Pod Security restricted`);
     }
     assert.deepEqual((await client.list<V1Pod>('v1', 'Pod', { namespace: demoNamespace })).items, [], 'a dry run creates nothing');
-    await client.request('DELETE', await client.path({ apiVersion: 'v1', kind: 'Namespace', name: demoNamespace }));
   });
 
-  it('`istioctl analyze` finds no errors in the live mesh', async (t) => {
-    if (!ready(t)) return;
+  it('`istioctl analyze` finds no errors in the live mesh, the demo\'s Services there', async (t) => {
+    if (!ready(t) || kube === undefined) return;
+    const client = kube;
+    t.after(async () => {
+      await client.request('DELETE', await client.path({ apiVersion: 'v1', kind: 'Namespace', name: demoNamespace }));
+    });
     const analyzed = await (node as TestNode).executor.run([componentPath('istioctl'), 'analyze', '--kubeconfig', kubeconfig, '--all-namespaces', '--failure-threshold', 'Error'], { nothrow: true });
     t.diagnostic((analyzed.stdout + analyzed.stderr).trim().split('\n').slice(0, 5).join(' | '));
     assert.equal(analyzed.exitCode, 0, analyzed.stdout + analyzed.stderr);
