@@ -12,7 +12,7 @@ import { readInventory, type Lab, type LabHost } from './inventory.ts';
 import { installSettings, type BootstrapFlags } from './options.ts';
 import { resetHost } from './reset.ts';
 import { runBootstrapSteps } from './run.ts';
-import { installLayers, monitoringOptionsFor, removeLabContext, type LayerFlags } from './standalone.ts';
+import { checkLayerInputs, installLayers, monitoringOptionsFor, removeLabContext, type LayerFlags } from './standalone.ts';
 import { cni } from './steps/cni.ts';
 import { containerRuntime } from './steps/container-runtime.ts';
 import { hostPrep } from './steps/host-prep.ts';
@@ -177,6 +177,7 @@ export async function bootstrapLab(globals: GlobalOptions, flags: LabFlags, opti
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const plans = planLab(lab, { artifacts: flags.artifacts, userKubeconfig: userKubeconfigFile, timeoutMs });
   const monitoringOptions = monitoringOptionsFor(installSettings(flags.artifacts, undefined).source, layerFlags, layers);
+  await checkLayerInputs(globals, installSettings(flags.artifacts, undefined).source, layers);
   const connected = connect(globals, lab, plans, flags);
   const contextOf = (host: LabHost): BootstrapContext => {
     const ctx = connected.contexts.get(host);

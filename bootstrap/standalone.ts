@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { GlobalOptions } from '../core/context.ts';
-import type { Layer } from '../core/layer.ts';
+import { UserError } from '../core/errors.ts';
+import { preparedOptions, type Layer } from '../core/layer.ts';
 import { upLayer } from '../core/kube/commands.ts';
 import { istioImages } from '../mesh/istio-operator.ts';
 import { localExecutor } from './executors/local.ts';
@@ -16,6 +17,7 @@ import type { BootstrapContext, NodePlan } from './steps/step.ts';
 export async function bootstrapStandalone(globals: GlobalOptions, flags: BootstrapFlags, userKubeconfig: string, layers: readonly Layer<unknown>[], layerFlags: LayerFlags): Promise<void> {
   const lab = parseBootstrapOptions(flags, userKubeconfig);
   const monitoringOptions = monitoringOptionsFor(lab.source, layerFlags, layers);
+  await checkLayerInputs(globals, lab.source, layers);
   const ctx: BootstrapContext = {
     host: hostAccess(localExecutor(), { dryRun: globals.dryRun, output: globals.output }),
     lab,
@@ -51,16 +53,35 @@ export function monitoringOptionsFor(source: NodePlan['source'], flags: LayerFla
   return options;
 }
 
-/** After the cluster: the layers marked installedByBootstrap (not the demo: `npm run deploy:demo` builds its images first). */
+/**
+ * The layers bootstrap installs: those marked installedByBootstrap (not the demo: `npm run
+ * deploy:demo` builds its images first), without the mesh from artifacts, which hold no Envoy image.
+ */
+function bootstrapLayers(source: NodePlan['source'], layers: readonly Layer<unknown>[]): Layer<unknown>[] {
+  return layers.filter((layer) => layer.installedByBootstrap === true && !(layer.name === 'mesh' && source.kind === 'artifacts'));
+}
+
+/** Before any host is touched: what the layers need locally (the mesh's istioctl) is there, or one line says what is missing. */
+export async function checkLayerInputs(globals: GlobalOptions, source: NodePlan['source'], layers: readonly Layer<unknown>[]): Promise<void> {
+  for (const layer of bootstrapLayers(source, layers)) {
+    if (layer.prepare === undefined) continue;
+    try {
+      await preparedOptions(layer, {}, { componentCache: globals.componentCache, searchPath: globals.searchPath, output: globals.output });
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      throw new UserError(`bootstrap installs the ${layer.name} layer, which needs what is missing here: ${err.message} — or pass --no-layers`, { cause: err, exitCode: err.exitCode });
+    }
+  }
+}
+
+/** After the cluster: the layers bootstrap installs, in the order of cli/layers.ts. */
 export async function installLayers(globals: GlobalOptions, lab: Pick<NodePlan, 'userKubeconfig' | 'contextName' | 'source'>, layers: readonly Layer<unknown>[], monitoringOptions: Record<string, string | undefined>, timeout: string): Promise<void> {
   globals.output.info(`lab ready: kubectl --context ${lab.contextName} get nodes (kubeconfig ${lab.userKubeconfig})`);
   const layerGlobals = { ...globals, kubeconfig: lab.userKubeconfig, context: lab.contextName };
-  for (const layer of layers) {
-    if (layer.installedByBootstrap !== true) continue;
-    if (layer.name === 'mesh' && lab.source.kind === 'artifacts') {
-      globals.output.warn(`leaving the mesh out: the artifacts hold no Envoy proxy image (${istioImages.proxy} is C++, tracelab cannot assemble it) — import it on the nodes and run \`tracelab up mesh\``);
-      continue;
-    }
+  if (lab.source.kind === 'artifacts' && layers.some((layer) => layer.name === 'mesh')) {
+    globals.output.warn(`leaving the mesh out: the artifacts hold no Envoy proxy image (${istioImages.proxy} is C++, tracelab cannot assemble it) — import it on the nodes and run \`tracelab up mesh\``);
+  }
+  for (const layer of bootstrapLayers(lab.source, layers)) {
     if (layer.name === 'monitoring' && monitoringOptions.grafana === 'false' && lab.source.kind === 'artifacts') {
       globals.output.warn('leaving Grafana out: its image is not in the artifacts (AGPL: tracelab never builds it) — import it on the nodes and run `tracelab deploy monitoring --grafana true`');
     }

@@ -18,7 +18,7 @@ export interface IstioctlSearch {
   readonly path: string | undefined;
 }
 
-const howToGet = `build it with \`bash testenv/components/build.sh istio\` (or \`tracelab artifacts build\`), or pass --istioctl PATH to istioctl ${istioRelease} from Istio's release archive`;
+const howToGet = `build it with \`bash testenv/components/build.sh istio\` (or \`tracelab artifacts build\`), or put istioctl ${istioRelease} from Istio's release archive on PATH (or pass --istioctl PATH)`;
 
 async function executable(file: string): Promise<boolean> {
   try {
@@ -32,7 +32,10 @@ async function executable(file: string): Promise<boolean> {
 /** The version an istioctl binary reports, e.g. `1.31.0`. */
 export async function istioctlVersion(istioctl: string): Promise<string> {
   const result = await $({ nothrow: true, quiet: true })`${istioctl} version --remote=false --short`;
-  if (result.exitCode !== 0) throw new UserError(`${istioctl} version failed: ${result.stderr.trim().split('\n').at(-1) ?? ''} — ${howToGet}`);
+  if (result.exitCode !== 0) {
+    const reason = result.stderr.trim().split('\n').at(-1) ?? '';
+    throw new UserError(`${istioctl} version failed (${reason === '' ? `exit ${String(result.exitCode)}` : reason}) — ${howToGet}`);
+  }
   return result.stdout.trim().split('\n').at(-1)?.replace(/^client version:\s*/i, '').trim() ?? '';
 }
 
