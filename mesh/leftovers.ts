@@ -2,22 +2,28 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { AfterApplyContext } from '../core/layer.ts';
 import { deleteObject } from '../core/kube/apply.ts';
 import type { KubeClient } from '../core/kube/client.ts';
+import { managersOf } from '../core/kube/ownership.ts';
 
-/** The mesh's root certificate, which istiod copies into every namespace (and labels so). */
-export const rootCertConfigMap = 'istio-ca-root-cert';
-const istiodCopyLabel = 'istio.io/config=true';
+/** What istiod copies into every namespace: the mesh's root certificate and its revocation list. */
+export const istiodCopies = ['istio-ca-root-cert', 'istio-ca-crl'] as const;
+/** istiod's field manager. */
+const istiod = 'pilot-discovery';
 
 /**
- * After the mesh's objects are gone: the copies istiod made of its root certificate in every
- * namespace (by name and istiod's label, nothing else). Returns what it removed (would remove).
+ * After the mesh's objects are gone: the ConfigMaps istiod copied into every namespace — by name,
+ * and only where istiod alone wrote them. Returns what it removed (would remove).
  */
 export async function removeIstioLeftovers(kube: KubeClient, { dryRun }: AfterApplyContext): Promise<string[]> {
-  const copies = (await kube.list<V1ConfigMap>('v1', 'ConfigMap', { labelSelector: istiodCopyLabel, fieldSelector: `metadata.name=${rootCertConfigMap}` })).items;
   const removed: string[] = [];
-  for (const copy of copies) {
-    const namespace = copy.metadata?.namespace ?? '';
-    await deleteObject(kube, { apiVersion: 'v1', kind: 'ConfigMap', name: rootCertConfigMap, namespace, uid: copy.metadata?.uid }, dryRun);
-    removed.push(`ConfigMap ${namespace}/${rootCertConfigMap} (istiod's copy of the mesh root certificate)`);
+  for (const name of istiodCopies) {
+    const copies = (await kube.list<V1ConfigMap>('v1', 'ConfigMap', { fieldSelector: `metadata.name=${name}` })).items;
+    for (const copy of copies) {
+      const managers = managersOf(copy);
+      if (managers.length === 0 || managers.some((manager) => manager !== istiod)) continue;
+      const namespace = copy.metadata?.namespace ?? '';
+      await deleteObject(kube, { apiVersion: 'v1', kind: 'ConfigMap', name, namespace, uid: copy.metadata?.uid }, dryRun);
+      removed.push(`ConfigMap ${namespace}/${name} (istiod's copy)`);
+    }
   }
   return removed;
 }

@@ -216,10 +216,16 @@ describe('the mesh layer on a real node: istiod and istio-cni as real pods, the 
 
   it('tears down leaving nothing: no CRDs, webhooks, namespaces, root-certificate copies, nor istio-cni files on the node', async (t) => {
     if (!ready(t) || kube === undefined) return;
+    // A ConfigMap by the name istiod copies, that someone else wrote: the teardown must leave it.
+    await kube.request('POST', await kube.path({ apiVersion: 'v1', kind: 'Namespace' }), { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mine' } } });
+    await kube.request('POST', await kube.path({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'mine' }), {
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: 'mine' }, data: { note: 'not istiod\'s' } },
+      query: { fieldManager: 'someone' },
+    });
     const down = await tracelab('teardown', 'mesh', '--timeout', '3m');
     t.diagnostic(`teardown mesh: ${String(down.ms)} ms`);
     assert.equal(down.status, 0, down.stderr);
-    assert.match(down.stderr, /ConfigMap default\/istio-ca-root-cert \(istiod's copy of the mesh root certificate\) deleted/);
+    assert.match(down.stderr, /ConfigMap default\/istio-ca-root-cert \(istiod's copy\) deleted/);
     const client = kube;
     const named = async (apiVersion: string, kind: string, pattern: RegExp): Promise<string[]> =>
       (await client.list(apiVersion, kind)).items.map((object) => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`).filter((name) => pattern.test(name));
@@ -227,7 +233,7 @@ describe('the mesh layer on a real node: istiod and istio-cni as real pods, the 
     assert.deepEqual(await named('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', /istio/), []);
     assert.deepEqual(await named('admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', /istio/), []);
     assert.deepEqual(await named('v1', 'Namespace', /istio/), []);
-    assert.deepEqual(await named('v1', 'ConfigMap', /istio/), []);
+    assert.deepEqual(await named('v1', 'ConfigMap', /istio/), ['mine/istio-ca-root-cert'], "only the one someone else wrote");
     assert.deepEqual(await named('rbac.authorization.k8s.io/v1', 'ClusterRole', /istio/), []);
     assert.equal(await onNode(nodeLeftovers), '', 'istio-cni removed its plugin, its config and its socket from the node');
   });
