@@ -123,7 +123,8 @@ describe('the mesh layer on a real node: istiod and istio-cni as real pods, the 
     // Envoy is C++ and cannot be built or fetched here: the gateway's pod waits for its image.
     const waiting = await until('the gateway waiting for its proxy image', 120_000, async () => {
       const pods = (await client.list<V1Pod>('v1', 'Pod', { namespace: meshNamespaces.root, labelSelector: 'app=istio-ingressgateway' })).items;
-      return pods[0]?.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+      const reason = pods[0]?.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+      return reason === 'ErrImagePull' || reason === 'ImagePullBackOff' ? reason : undefined;
     });
     t.diagnostic(`gateway: ${waiting}`);
     assert.match(waiting, /ErrImagePull|ImagePullBackOff/);
@@ -218,9 +219,11 @@ describe('the mesh layer on a real node: istiod and istio-cni as real pods, the 
     if (!ready(t) || kube === undefined) return;
     // A ConfigMap by the name istiod copies, that someone else wrote: the teardown must leave it.
     await kube.request('POST', await kube.path({ apiVersion: 'v1', kind: 'Namespace' }), { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mine' } } });
-    await kube.request('POST', await kube.path({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'mine' }), {
+    // istiod copies its certificate there at once: someone adds to it (or makes it first).
+    await kube.request('PATCH', await kube.path({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'mine', name: 'istio-ca-root-cert' }), {
       body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: 'mine' }, data: { note: 'not istiod\'s' } },
-      query: { fieldManager: 'someone' },
+      query: { fieldManager: 'someone', force: true },
+      contentType: 'application/apply-patch+yaml',
     });
     const down = await tracelab('teardown', 'mesh', '--timeout', '3m');
     t.diagnostic(`teardown mesh: ${String(down.ms)} ms`);
