@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDemoOptions } from '../../demo/options.ts';
 import { renderDemoNetworkPolicies } from '../../demo/network-policies.ts';
-import { renderDemo, renderDeployment, renderEnv, renderHorizontalPodAutoscaler, renderNamespace, renderPodDisruptionBudget, renderService, servicePort } from '../../demo/render.ts';
+import { meshedAnnotation, renderDemo, renderDeployment, renderEnv, renderHorizontalPodAutoscaler, renderNamespace, renderPodDisruptionBudget, renderService, servicePort } from '../../demo/render.ts';
 
 const options = parseDemoOptions({ images: 'frontend=reg.local/frontend:v1,backend=reg.local/backend:v1' });
 
@@ -123,5 +123,13 @@ describe('renderHorizontalPodAutoscaler() and renderPodDisruptionBudget()', () =
     assert.equal(hpa.spec.maxReplicas, 5);
     assert.equal(hpa.spec.metrics?.[0]?.resource?.target.averageUtilization, 70);
     assert.equal(renderPodDisruptionBudget('backend', options).spec?.maxUnavailable, 1);
+  });
+});
+
+describe('the demo in the mesh', () => {
+  it('marks the pods while the mesh is installed, so that its arrival and removal roll them', () => {
+    const annotations = (meshed: boolean): Record<string, string> => renderDeployment('backend', { ...options, meshed }).spec?.template.metadata?.annotations ?? {};
+    assert.equal(annotations(true)[meshedAnnotation], 'true');
+    assert.equal(meshedAnnotation in annotations(false), false);
   });
 });
