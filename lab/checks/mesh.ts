@@ -20,13 +20,21 @@ export function meshNotInstalled(): CheckResult[] {
 }
 
 const proxyContainer = 'istio-proxy';
+/** What the injector adds before the proxy, in the proxy's image: istio-cni's check of the pod's traffic redirect, or the old iptables init. */
+const proxyInitContainers = ['istio-validation', 'istio-init'];
 
 /** Why a pod's istio-proxy is not running (missing, waiting with its reason, not ready), or undefined. */
 export function proxyProblem(pod: V1Pod): string | undefined {
   const name = `pod ${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
   const declared = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].some((container) => container.name === proxyContainer);
   if (!declared) return `${name} has no ${proxyContainer} container: sidecar injection is off for its namespace`;
-  const status: V1ContainerStatus | undefined = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((s) => s.name === proxyContainer);
+  const statuses: V1ContainerStatus[] = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  // An init container of the proxy's that cannot start holds the proxy at PodInitializing: its reason is the cause.
+  for (const init of proxyInitContainers) {
+    const held = statuses.find((s) => s.name === init)?.state?.waiting;
+    if (held !== undefined && held.reason !== 'PodInitializing') return `${name} ${init} ${held.reason ?? 'waiting'}${held.message ? `: ${held.message}` : ''}`;
+  }
+  const status = statuses.find((s) => s.name === proxyContainer);
   const waiting = status?.state?.waiting;
   if (waiting !== undefined) return `${name} ${proxyContainer} ${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}`;
   const terminated = status?.state?.terminated ?? status?.lastState?.terminated;

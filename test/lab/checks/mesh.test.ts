@@ -31,6 +31,18 @@ describe('proxyProblem()', () => {
     assert.match(proxyProblem(pod('waiting', true)) ?? '', /^pod tracelab-demo\/backend-1 istio-proxy ErrImageNeverPull: Container image "docker\.io\/istio\/proxyv2:1\.31\.0" is not present/);
     assert.equal(proxyProblem(pod('crashed')), 'pod tracelab-demo/backend-1 istio-proxy not ready (last exit 127 Error)');
   });
+
+  it("names the proxy's init container that cannot start, which holds the proxy at PodInitializing", () => {
+    const held = pod('waiting', true);
+    held.spec?.initContainers?.unshift({ name: 'istio-validation', image: 'docker.io/istio/proxyv2:1.31.0' });
+    held.status = {
+      initContainerStatuses: [
+        { name: 'istio-validation', image: '', imageID: '', restartCount: 0, ready: false, state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "docker.io/istio/proxyv2:1.31.0"' } } },
+        { name: 'istio-proxy', image: '', imageID: '', restartCount: 0, ready: false, state: { waiting: { reason: 'PodInitializing' } } },
+      ],
+    };
+    assert.equal(proxyProblem(held), 'pod tracelab-demo/backend-1 istio-validation ImagePullBackOff: Back-off pulling image "docker.io/istio/proxyv2:1.31.0"');
+  });
 });
 
 describe('meshNotInstalled()', () => {
