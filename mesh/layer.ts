@@ -53,6 +53,7 @@ export const meshLayer: Layer<MeshOptions> = {
     const validators = (options.istio ?? []).filter((object) => object.kind === 'ValidatingWebhookConfiguration').map((object) => object.metadata?.name ?? '');
     const live = await Promise.all(validators.map((name) => kube.get({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', name })));
     const liveValidators = validators.filter((_, index) => live[index] !== undefined);
+    // Before the first install Istio's kinds are not served: nothing live to keep.
     const [telemetry, backend] = await Promise.all([
       kube.get<KubernetesObject & { spec?: { tracing?: { randomSamplingPercentage?: number }[] } }>({ apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', name: 'mesh-default', namespace: meshNamespaces.root }).catch(() => undefined),
       kube.get({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', name: 'backend', namespace: meshNamespaces.root }).catch(() => undefined),
