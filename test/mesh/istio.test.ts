@@ -156,6 +156,28 @@ describe('the mesh layer on a real node: istiod and istio-cni as real pods, the 
     assert.match(again.stderr, /^mesh: 0 created, 0 changed, \d+ unchanged, 0 pruned/m);
   });
 
+  it('`mesh fault` injects a preset into backend\'s route; a later `up mesh` keeps it; `off` removes it', async (t) => {
+    if (!ready(t) || kube === undefined) return;
+    const client = kube;
+    const backendRoute = async (): Promise<{ fault?: unknown }> => {
+      const vs = await client.get<KubernetesObject & { spec: { http: { fault?: unknown }[] } }>({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', name: 'backend', namespace: meshNamespaces.root });
+      return vs?.spec.http[0] ?? {};
+    };
+    const delay = await tracelab('mesh', 'fault', 'backend-delay', '--artifacts', artifacts, '--no-wait');
+    assert.equal(delay.status, 0, delay.stderr);
+    assert.match(delay.stderr, /^mesh: 0 created, 1 changed, \d+ unchanged, 0 pruned/m);
+    assert.match(delay.stderr, /^backend-delay: half of frontend's calls to backend wait 2 s/m);
+    assert.deepEqual((await backendRoute()).fault, { delay: { percentage: { value: 50 }, fixedDelay: '2s' } });
+    const again = await tracelab('up', 'mesh', '--artifacts', artifacts, '--no-wait');
+    assert.match(again.stderr, /^mesh: 0 created, 0 changed, \d+ unchanged, 0 pruned/m, 'a re-run keeps the live preset');
+    const bad = await tracelab('mesh', 'fault', 'slow');
+    assert.equal(bad.status, 2);
+    assert.equal(bad.stderr.trim(), "✗ unknown fault preset 'slow': choose one of off, backend-delay, backend-abort");
+    const off = await tracelab('mesh', 'fault', 'off', '--artifacts', artifacts, '--no-wait');
+    assert.equal(off.status, 0, off.stderr);
+    assert.equal((await backendRoute()).fault, undefined);
+  });
+
   it("has the API server call istiod's validating webhook: a bad VirtualService is refused in one line naming what is wrong", async (t) => {
     if (!ready(t) || kube === undefined) return;
     const client = kube;
