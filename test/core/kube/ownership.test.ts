@@ -47,4 +47,10 @@ describe('madeByKubernetes()', () => {
     assert.ok(!madeByKubernetes(object({}, [['kubectl-create', 'Update']])));
     assert.ok(!madeByKubernetes(object({}, [['kube-controller-manager', 'Update'], ['kubectl-edit', 'Update']])));
   });
+
+  it("counts what the layer's own programs alone wrote, and nothing a person touched too", () => {
+    assert.ok(madeByKubernetes(object({}, [['pilot-discovery', 'Update']]), ['pilot-discovery']));
+    assert.ok(!madeByKubernetes(object({}, [['pilot-discovery', 'Update']])), 'only for the layer that runs it');
+    assert.ok(!madeByKubernetes(object({}, [['pilot-discovery', 'Update'], ['kubectl-edit', 'Update']]), ['pilot-discovery']));
+  });
 });
