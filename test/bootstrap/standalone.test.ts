@@ -69,7 +69,7 @@ describe('tracelab bootstrap on a real node', () => {
     if (!ready(t)) return;
     const first = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(first.status, 0, first.stderr);
-    assert.match(first.stderr, /wrote 29 files in .* \(Kubernetes v1\.37\.2, 16 images, the Node 24\.\d+\.\d+ base image\)/);
+    assert.match(first.stderr, /wrote 32 files in .* \(Kubernetes v1\.37\.2, 18 images, the Node 24\.\d+\.\d+ base image\)/);
     const manifest = JSON.parse(readFileSync(join(artifacts, 'manifest.json'), 'utf8')) as { images: { reference: string }[] };
     assert.deepEqual(manifest.images.map((i) => i.reference).sort(), [
       'cr.jaegertracing.io/jaegertracing/jaeger:2.13.0',
@@ -92,7 +92,7 @@ describe('tracelab bootstrap on a real node', () => {
     const mtime = statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs;
     const again = spawnSync(process.execPath, [cli, 'artifacts', 'build', '--out', artifacts], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stderr, /are up to date \(29 files\)/);
+    assert.match(again.stderr, /are up to date \(32 files\)/);
     assert.equal(statSync(join(artifacts, 'images/kube-apiserver.tar')).mtimeMs, mtime, 'nothing rewritten');
   });
 

@@ -37,6 +37,8 @@ export const PRIVATE_DIRECTORIES = [
   '/run/netns',
   // sshd's privilege separation directory: made for the node, not left on the host
   '/run/sshd',
+  // the mesh's CNI agent: its socket, the kubeconfig it writes for its plugin, the plugin's log
+  '/run/istio-cni',
 ] as const;
 
 const sh = $({ quiet: true });
