@@ -20,6 +20,7 @@ export function meshNotInstalled(): CheckResult[] {
 }
 
 const proxyContainer = 'istio-proxy';
+const noProxy = 'made before the mesh was installed, or injection is off for its namespace (npm run deploy:demo rolls the demo into the mesh)';
 /** What the injector adds before the proxy, in the proxy's image: istio-cni's check of the pod's traffic redirect, or the old iptables init. */
 const proxyInitContainers = ['istio-validation', 'istio-init'];
 
@@ -27,7 +28,7 @@ const proxyInitContainers = ['istio-validation', 'istio-init'];
 export function proxyProblem(pod: V1Pod): string | undefined {
   const name = `pod ${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
   const declared = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].some((container) => container.name === proxyContainer);
-  if (!declared) return `${name} has no ${proxyContainer} container: sidecar injection is off for its namespace`;
+  if (!declared) return `${name} has no ${proxyContainer} container: ${noProxy}`;
   const statuses: V1ContainerStatus[] = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   // An init container of the proxy's that cannot start holds the proxy at PodInitializing: its reason is the cause.
   for (const init of proxyInitContainers) {
@@ -52,7 +53,11 @@ export async function checkMesh(
   options: { namespace: string; traces: ReadonlyMap<string, JaegerTrace>; prometheus: Source },
 ): Promise<CheckResult[]> {
   const pods = (await kube.list<V1Pod>('v1', 'Pod', { namespace: options.namespace })).items.filter((pod) => pod.metadata?.deletionTimestamp == null);
-  const problems = pods.map(proxyProblem).filter((problem): problem is string => problem !== undefined);
+  // A proxy that cannot start says more than a pod made before the mesh: those first.
+  const problems = pods
+    .map(proxyProblem)
+    .filter((problem): problem is string => problem !== undefined)
+    .sort((a, b) => Number(a.endsWith(noProxy)) - Number(b.endsWith(noProxy)));
   const results: CheckResult[] = [];
   const proxies = { id: 'mesh-proxies', title: 'istio-proxy running in every demo pod' };
   if (pods.length === 0) results.push(failed(proxies.id, proxies.title, `no pods in ${options.namespace}`));

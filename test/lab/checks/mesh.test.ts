@@ -27,7 +27,7 @@ describe('proxyProblem()', () => {
   it('names what keeps the sidecar from running: missing, waiting with the kubelet reason, not ready after an exit', () => {
     assert.equal(proxyProblem(pod('ready')), undefined);
     assert.equal(proxyProblem(pod('ready', true)), undefined, 'a native sidecar (an init container that keeps running)');
-    assert.equal(proxyProblem(pod('none')), 'pod tracelab-demo/backend-1 has no istio-proxy container: sidecar injection is off for its namespace');
+    assert.equal(proxyProblem(pod('none')), 'pod tracelab-demo/backend-1 has no istio-proxy container: made before the mesh was installed, or injection is off for its namespace (npm run deploy:demo rolls the demo into the mesh)');
     assert.match(proxyProblem(pod('waiting', true)) ?? '', /^pod tracelab-demo\/backend-1 istio-proxy ErrImageNeverPull: Container image "docker\.io\/istio\/proxyv2:1\.31\.0" is not present/);
     assert.equal(proxyProblem(pod('crashed')), 'pod tracelab-demo/backend-1 istio-proxy not ready (last exit 127 Error)');
   });
