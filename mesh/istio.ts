@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are data-only classes; typed object literals are how they are built */
 import type { KubernetesObject, V1DaemonSet, V1Deployment, V1Namespace } from '@kubernetes/client-node';
+import { renderNamespace } from '../monitoring/common.ts';
 import { istioRelease } from './istio-operator.ts';
 import { meshNamespaces } from './names.ts';
 import { istioCniResources } from './resources.ts';
@@ -17,22 +18,12 @@ export function withoutNulls<T>(value: T): T {
 
 /** Istio's namespaces, which istioctl leaves to the installer: istiod and the gateway `restricted`, the CNI agent `privileged`. */
 export function renderMeshNamespaces(): V1Namespace[] {
-  const namespace = (name: string, enforce: 'restricted' | 'privileged'): V1Namespace => ({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: {
-      name,
-      labels: {
-        'app.kubernetes.io/part-of': partOf,
-        'app.kubernetes.io/managed-by': 'tracelab',
-        'pod-security.kubernetes.io/enforce': enforce,
-        'pod-security.kubernetes.io/audit': 'restricted',
-        'pod-security.kubernetes.io/warn': 'restricted',
-        // Istio's own namespaces are never meshed.
-        'istio-injection': 'disabled',
-      },
-    },
-  });
+  const namespace = (name: string, enforce: 'restricted' | 'privileged'): V1Namespace => {
+    const rendered = renderNamespace(name, enforce, partOf);
+    // Warned at apply too; Istio's own namespaces are never meshed.
+    Object.assign(rendered.metadata?.labels ?? {}, { 'pod-security.kubernetes.io/warn': 'restricted', 'istio-injection': 'disabled' });
+    return rendered;
+  };
   return [namespace(meshNamespaces.root, 'restricted'), namespace(meshNamespaces.cni, 'privileged')];
 }
 

@@ -41,15 +41,15 @@ export function selectorFor(app: string): Record<string, string> {
   return { app };
 }
 
-/** A namespace enforcing Pod Security "restricted" unless a level is given. */
-export function renderNamespace(name: string, enforce: 'restricted' | 'privileged' = 'restricted'): V1Namespace {
+/** A namespace enforcing Pod Security "restricted" unless a level is given; the monitoring layer's unless another part-of is. */
+export function renderNamespace(name: string, enforce: 'restricted' | 'privileged' = 'restricted', layerPartOf: string = partOf): V1Namespace {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
       name,
       labels: {
-        'app.kubernetes.io/part-of': partOf,
+        'app.kubernetes.io/part-of': layerPartOf,
         'app.kubernetes.io/managed-by': 'tracelab',
         'pod-security.kubernetes.io/enforce': enforce,
         // Even where enforcement must be relaxed, the audit log flags anything below restricted.
