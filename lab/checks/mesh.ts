@@ -1,4 +1,4 @@
-import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerStateWaiting, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { KubeClient } from '../../core/kube/client.ts';
 import { failed, passed, type CheckResult, type Source } from './check.ts';
 import { instantQuery } from './metrics.ts';
@@ -24,23 +24,46 @@ const noProxy = 'made before the mesh was installed, or injection is off for its
 /** What the injector adds before the proxy, in the proxy's image: istio-cni's check of the pod's traffic redirect, or the old iptables init. */
 const proxyInitContainers = ['istio-validation', 'istio-init'];
 
-/** Why a pod's istio-proxy is not running (missing, waiting with its reason, not ready), or undefined. */
-export function proxyProblem(pod: V1Pod): string | undefined {
+/** Kubelet reasons that only say a container is on its way, not why it cannot start. */
+const onItsWay = new Set(['PodInitializing', 'ContainerCreating']);
+
+/** Why a pod's proxy is not running, ranked: 0 it cannot start (the kubelet's reason), 1 it is starting or not ready, 2 it has none. */
+type ProxyFinding = { detail: string; rank: 0 | 1 | 2 };
+
+function findProxyProblem(pod: V1Pod): ProxyFinding | undefined {
   const name = `pod ${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
   const declared = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].some((container) => container.name === proxyContainer);
-  if (!declared) return `${name} has no ${proxyContainer} container: ${noProxy}`;
+  if (!declared) return { detail: `${name} has no ${proxyContainer} container: ${noProxy}`, rank: 2 };
   const statuses: V1ContainerStatus[] = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const waitingOn = (container: string, waiting: V1ContainerStateWaiting): ProxyFinding => ({
+    detail: `${name} ${container} ${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}`,
+    rank: waiting.reason === undefined || onItsWay.has(waiting.reason) ? 1 : 0,
+  });
   // An init container of the proxy's that cannot start holds the proxy at PodInitializing: its reason is the cause.
   for (const init of proxyInitContainers) {
     const held = statuses.find((s) => s.name === init)?.state?.waiting;
-    if (held !== undefined && held.reason !== 'PodInitializing') return `${name} ${init} ${held.reason ?? 'waiting'}${held.message ? `: ${held.message}` : ''}`;
+    if (held !== undefined && held.reason !== 'PodInitializing') return waitingOn(init, held);
   }
   const status = statuses.find((s) => s.name === proxyContainer);
-  const waiting = status?.state?.waiting;
-  if (waiting !== undefined) return `${name} ${proxyContainer} ${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}`;
-  const terminated = status?.state?.terminated ?? status?.lastState?.terminated;
-  if (status?.ready !== true) return `${name} ${proxyContainer} not ready${terminated ? ` (last exit ${terminated.exitCode}${terminated.reason ? ` ${terminated.reason}` : ''})` : ''}`;
+  if (status === undefined) return { detail: `${name} ${proxyContainer} not started yet (pod ${pod.status?.phase ?? 'Pending'})`, rank: 1 };
+  if (status.state?.waiting !== undefined) return waitingOn(proxyContainer, status.state.waiting);
+  const terminated = status.state?.terminated ?? status.lastState?.terminated;
+  if (!status.ready) return { detail: `${name} ${proxyContainer} not ready${terminated ? ` (last exit ${terminated.exitCode}${terminated.reason ? ` ${terminated.reason}` : ''})` : ''}`, rank: 1 };
   return undefined;
+}
+
+/** Why a pod's istio-proxy is not running (missing, waiting with its reason, not ready), or undefined. */
+export function proxyProblem(pod: V1Pod): string | undefined {
+  return findProxyProblem(pod)?.detail;
+}
+
+/** Every pod's proxy problem, the most telling first: a proxy that cannot start, then one on its way, then pods without one. */
+export function proxyProblems(pods: readonly V1Pod[]): string[] {
+  return pods
+    .map(findProxyProblem)
+    .filter((finding) => finding !== undefined)
+    .sort((a, b) => a.rank - b.rank)
+    .map((finding) => finding.detail);
 }
 
 /**
@@ -53,11 +76,7 @@ export async function checkMesh(
   options: { namespace: string; traces: ReadonlyMap<string, JaegerTrace>; prometheus: Source },
 ): Promise<CheckResult[]> {
   const pods = (await kube.list<V1Pod>('v1', 'Pod', { namespace: options.namespace })).items.filter((pod) => pod.metadata?.deletionTimestamp == null);
-  // A proxy that cannot start says more than a pod made before the mesh: those first.
-  const problems = pods
-    .map(proxyProblem)
-    .filter((problem): problem is string => problem !== undefined)
-    .sort((a, b) => Number(a.endsWith(noProxy)) - Number(b.endsWith(noProxy)));
+  const problems = proxyProblems(pods);
   const results: CheckResult[] = [];
   const proxies = { id: 'mesh-proxies', title: 'istio-proxy running in every demo pod' };
   if (pods.length === 0) results.push(failed(proxies.id, proxies.title, `no pods in ${options.namespace}`));

@@ -223,12 +223,16 @@ describe('a three-node lab over SSH on real nodes', () => {
       // backend: cordoned, the backends there deleted, their replacements scheduled on the other worker.
       type Hello = { pod: string; backend: { pod: string }; traceId: string };
       const hello = async (): Promise<Hello> => (await (await fetch(`${url}/api/hello`)).json()) as Hello;
-      const here = nodeOf.get((await hello()).pod) ?? '';
+      // The answering pod is looked up now: the list above may predate a pod the rollout replaced.
+      const first = await hello();
+      const here = nodeOf.get(first.pod) ?? (await kube.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', name: first.pod, namespace }))?.spec?.nodeName ?? '';
+      assert.notEqual(here, '', `the node of frontend pod ${first.pod}`);
       const cordon = (unschedulable: boolean): Promise<unknown> => (kube as KubeClient).request('PATCH', `/api/v1/nodes/${here}`, { body: { spec: { unschedulable } }, contentType: 'application/merge-patch+json' });
       await cordon(true);
       let crossing: Hello | undefined;
       try {
-        for (const pod of pods.filter((p) => p.metadata?.labels?.app === 'backend' && p.spec?.nodeName === here)) {
+        const backendsHere = (await kube.list<V1Pod>('v1', 'Pod', { namespace, labelSelector: 'app=backend' })).items.filter((p) => p.spec?.nodeName === here);
+        for (const pod of backendsHere) {
           await kube.request('DELETE', `/api/v1/namespaces/${namespace}/pods/${pod.metadata?.name ?? ''}`);
         }
         const deadline = Date.now() + 120_000;

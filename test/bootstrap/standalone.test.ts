@@ -73,6 +73,8 @@ describe('tracelab bootstrap on a real node', () => {
     const manifest = JSON.parse(readFileSync(join(artifacts, 'manifest.json'), 'utf8')) as { images: { reference: string }[] };
     assert.deepEqual(manifest.images.map((i) => i.reference).sort(), [
       'cr.jaegertracing.io/jaegertracing/jaeger:2.13.0',
+      'docker.io/istio/install-cni:1.31.0',
+      'docker.io/istio/pilot:1.31.0',
       'docker.io/library/registry:3.1.2',
       'docker.io/moby/buildkit:v0.34.2',
       'docker.io/moby/buildkit:v0.34.2-rootless',

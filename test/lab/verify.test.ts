@@ -200,9 +200,12 @@ describe('tracelab verify and status on a real node with the demo deployed', () 
     const redeploy = await tracelab('deploy', 'demo', '--artifacts', artifacts, '--sources', sources, '--no-wait', '--timeout', '3m');
     assert.equal(redeploy.status, 0, redeploy.stderr);
     assert.match(redeploy.stderr, /^demo: 0 created, 2 changed, \d+ unchanged, 0 pruned/m);
-    await until('an injected demo pod', 120_000, async () => {
+    // The pull of the proxy's image fails at once here (no route out); verify is run once the kubelet has said so.
+    await until("an injected demo pod whose proxy image cannot be pulled", 120_000, async () => {
       const pods = (await client.list<V1Pod>('v1', 'Pod', { namespace })).items;
-      return pods.some((pod) => pod.spec?.containers.some((c) => c.name === 'istio-proxy') || pod.spec?.initContainers?.some((c) => c.name === 'istio-proxy')) ? true : undefined;
+      const pullFailed = (pod: V1Pod): boolean =>
+        [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].some((s) => /^(ErrImagePull|ImagePullBackOff)$/.test(s.state?.waiting?.reason ?? '') && s.image.includes('proxyv2'));
+      return pods.some(pullFailed) ? true : undefined;
     });
     const { status, checks } = await verify(t, 'mesh without Envoy');
     assert.equal(status, 9);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { meshChecks, meshNotInstalled, proxyProblem } from '../../../lab/checks/mesh.ts';
+import { meshChecks, meshNotInstalled, proxyProblem, proxyProblems } from '../../../lab/checks/mesh.ts';
 
 const pod = (proxy: 'none' | 'waiting' | 'ready' | 'crashed', native = false): V1Pod => {
   const container = { name: 'istio-proxy', image: 'istio/proxyv2' };
@@ -42,6 +42,28 @@ describe('proxyProblem()', () => {
       ],
     };
     assert.equal(proxyProblem(held), 'pod tracelab-demo/backend-1 istio-validation ImagePullBackOff: Back-off pulling image "docker.io/istio/proxyv2:1.31.0"');
+  });
+
+  it('says a proxy the kubelet has not reported on yet is not started, not that it is not ready', () => {
+    const fresh = pod('ready', true);
+    fresh.status = { phase: 'Pending' };
+    assert.equal(proxyProblem(fresh), 'pod tracelab-demo/backend-1 istio-proxy not started yet (pod Pending)');
+  });
+});
+
+describe('proxyProblems()', () => {
+  it('lists a proxy that cannot start first, then one on its way, then pods without a proxy', () => {
+    const named = (p: V1Pod, name: string): V1Pod => {
+      p.metadata = { name, namespace: 'tracelab-demo' };
+      return p;
+    };
+    const fresh = named(pod('ready', true), 'starting');
+    fresh.status = { phase: 'Pending' };
+    const order = proxyProblems([named(pod('none'), 'old'), fresh, named(pod('ready'), 'fine'), named(pod('crashed'), 'crashed'), named(pod('waiting', true), 'pulling')]);
+    assert.deepEqual(
+      order.map((line) => /^pod tracelab-demo\/(\S+)/.exec(line)?.[1]),
+      ['pulling', 'starting', 'crashed', 'old'],
+    );
   });
 });
 
