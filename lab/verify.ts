@@ -63,7 +63,8 @@ function demoNamespace(namespaces: readonly string[]): string {
 /**
  * `tracelab verify` against the live lab: the layers' records say what is installed; each
  * Service is reached through a port-forward once it has a ready endpoint (else the reason is the
- * check's failure); the mesh rows are "not installed" without the mesh layer. Reads only.
+ * check's failure); the mesh rows are "not installed" without the mesh layer. Reads only, but
+ * for the mesh's two probe pods, which it deletes again.
  */
 export async function verifyLab(kube: KubeClient, options: VerifyOptions): Promise<CheckResult[]> {
   const [demo, monitoring, mesh] = await Promise.all(['demo', 'monitoring', meshLayer].map((layer) => readLayerRecord(kube, layer)));
@@ -110,7 +111,10 @@ export async function verifyLab(kube: KubeClient, options: VerifyOptions): Promi
         : failed('autoscalers', autoscalersTitle, noDemo),
     );
     if (mesh === undefined) results.push(...meshNotInstalled());
-    else results.push(...(await checkMesh(kube, { namespace, traces, prometheus: targets.prometheus })));
+    else {
+      options.output.info(`… checking the mesh: its proxies, Envoy's spans and metrics, and two probe pods in ${namespace} (a plaintext call, a caller other than frontend)`);
+      results.push(...(await checkMesh(kube, { namespace, traces, prometheus: targets.prometheus, probeTimeoutMs: Math.max(options.waitMs, 60_000) })));
+    }
     return results;
   } finally {
     await Promise.all(forwards.map((forward) => forward.close()));

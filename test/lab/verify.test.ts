@@ -2,7 +2,8 @@
 // bootstrapped from its artifacts (monitoring and registry layers) with the demo deployed by
 // `deploy:demo --artifacts` (images built in the cluster). verify passes with real requests, real
 // traces in the in-cluster Jaeger, real scrapes, real metrics-server readings, and the mesh rows
-// "not installed"; then backend scaled to 0 and Jaeger scaled to 0 each fail it naming that piece;
+// "not installed"; the mesh's two probe pods, run without the mesh, report backend answering both;
+// then backend scaled to 0 and Jaeger scaled to 0 each fail it naming that piece;
 // last, the mesh layer installed, whose sidecars cannot run here (no Envoy), fails it naming that.
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { createKube, type KubeClient } from '../../core/kube/client.ts';
 import { readinessOf } from '../../core/kube/readiness.ts';
 import type { CheckResult } from '../../lab/checks/check.ts';
+import { probeLabel, runMeshProbes } from '../../lab/checks/mesh-probes.ts';
 import { serviceProblem } from '../../lab/services.ts';
 import type { LabStatus } from '../../lab/status.ts';
 import { isBuilt, requireComponents, type ComponentBinary } from '../../testenv/components.ts';
@@ -147,6 +149,29 @@ describe('tracelab verify and status on a real node with the demo deployed', () 
     const table = await tracelab('verify', '--requests', '1');
     assert.equal(table.status, 0, table.stderr);
     assert.match(table.stdout, /^verify: 4 passed, 0 failed, 4 not installed$/m);
+  });
+
+  it("the mesh's policy probes, run on this lab without the mesh: backend answers both, so neither passes; the probe pods and their NetworkPolicies are gone afterwards, the demo's own kept", async (t) => {
+    if (!ready(t) || kube === undefined) return;
+    const client = kube;
+    const policies = async (): Promise<string[]> => (await client.list('networking.k8s.io/v1', 'NetworkPolicy', { namespace })).items.map((p) => p.metadata?.name ?? '').sort();
+    const before = await policies();
+    const started = Date.now();
+    const results = await runMeshProbes(kube, namespace, { timeoutMs: 120_000 });
+    t.diagnostic(`both probes: ${String(Date.now() - started)} ms`);
+    for (const result of results) t.diagnostic(`${result.status} ${result.id}: ${result.detail}`);
+    // Pod Security `restricted` (enforced on the namespace) admitted both pods, or they would have no answer to judge.
+    assert.deepEqual(
+      results.map((r) => [r.id, r.status]),
+      [
+        ['mesh-plaintext', 'fail'],
+        ['mesh-caller', 'fail'],
+      ],
+    );
+    assert.match(results[0]?.detail ?? '', /^backend answered a plaintext call from outside the mesh with HTTP 200: mutual TLS is not enforced/);
+    assert.match(results[1]?.detail ?? '', /^backend answered a caller with the namespace's default ServiceAccount with HTTP 200/);
+    assert.deepEqual((await kube.list('v1', 'Pod', { namespace, labelSelector: probeLabel })).items.map((p) => p.metadata?.name), [], 'no probe pod left');
+    assert.deepEqual(await policies(), before, "the probes' NetworkPolicies deleted, the demo's untouched");
   });
 
   it('backend scaled to 0: verify fails naming backend without ready endpoints, status shows the demo degraded', async (t) => {
