@@ -238,7 +238,7 @@ describe('tracelab verify and status on a real node with the demo deployed', () 
     assert.equal(proxies?.status, 'fail');
     // The proxy's image (Envoy) cannot be pulled here: the first container of it that the pod runs says so.
     assert.match(proxies.detail, /pods: pod tracelab-demo\/\S+ istio-(validation|proxy) (ErrImagePull|ImagePullBackOff): .*docker\.io\/istio\/proxyv2:1\.31\.0/, 'the proxy that cannot start comes first');
-    for (const id of ['mesh-spans', 'mesh-metrics']) {
+    for (const id of ['mesh-spans', 'mesh-metrics', 'mesh-plaintext', 'mesh-caller']) {
       const check = checks.find((c) => c.id === id);
       assert.equal(check?.status, 'fail', id);
       assert.match(check.detail, /the mesh proxies do not run/);
