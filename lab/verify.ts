@@ -113,7 +113,10 @@ export async function verifyLab(kube: KubeClient, options: VerifyOptions): Promi
     if (mesh === undefined) results.push(...meshNotInstalled());
     else {
       options.output.info(`… checking the mesh: its proxies, Envoy's spans and metrics, and two probe pods in ${namespace} (a plaintext call, a caller other than frontend)`);
-      results.push(...(await checkMesh(kube, { namespace, traces, prometheus: targets.prometheus, probeTimeoutMs: Math.max(options.waitMs, 60_000) })));
+      const warn = (line: string): void => {
+        options.output.warn(line);
+      };
+      results.push(...(await checkMesh(kube, { namespace, traces, prometheus: targets.prometheus, probeTimeoutMs: Math.max(options.waitMs, 60_000), warn })));
     }
     return results;
   } finally {

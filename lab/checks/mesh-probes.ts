@@ -172,20 +172,21 @@ export interface ProbeRunOptions {
   /** How long a probe pod may take to pull, start and finish. */
   readonly timeoutMs: number;
   readonly pollMs?: number;
+  /** Told when a probe pod or policy could not be deleted afterwards (with the command that does it). */
+  readonly onCleanupProblem?: (line: string) => void;
 }
 
 /**
  * Runs both probes against backend and judges them. Reads backend's Deployment for its image; the
- * pods and their NetworkPolicy are deleted afterwards, and any a killed earlier run left are
+ * pods and their NetworkPolicies are deleted afterwards, and any a killed earlier run left are
  * deleted first (only objects carrying the probe label).
  */
 export async function runMeshProbes(kube: KubeClient, namespace: string, options: ProbeRunOptions): Promise<CheckResult[]> {
   const kinds: ProbeKind[] = ['plaintext', 'caller'];
-  const allFailed = (why: string): CheckResult[] => kinds.map((kind) => failed(probeChecks[kind].id, probeChecks[kind].title, why));
   const backend = await kube.get<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'backend', namespace });
   const podSpec = backend?.spec?.template.spec;
   const image = podSpec?.containers.find((container) => container.name === 'server')?.image;
-  if (image === undefined) return allFailed(`no backend Deployment with a server container in ${namespace} to probe`);
+  if (image === undefined) return kinds.map((kind) => failed(probeChecks[kind].id, probeChecks[kind].title, `no backend Deployment with a server container in ${namespace} to probe`));
   const settings: ProbeSettings = {
     namespace,
     image,
@@ -195,45 +196,56 @@ export async function runMeshProbes(kube: KubeClient, namespace: string, options
   };
   const { networkPolicies, pods } = renderProbes(settings);
   await deleteProbeObjects(kube, namespace);
-  const results: CheckResult[] = [];
+  let results: CheckResult[];
   try {
-    try {
-      for (const policy of networkPolicies) await kube.request('POST', await kube.path({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace }), { body: policy });
-    } catch (err) {
-      return allFailed(`could not create the probes' NetworkPolicies: ${errorMessage(err)}`);
-    }
-    const started = await Promise.all(
-      kinds.map(async (kind) => {
-        try {
-          await kube.request('POST', await kube.path({ apiVersion: 'v1', kind: 'Pod', namespace }), { body: pods[kind] });
-          return undefined;
-        } catch (err) {
-          return `could not create probe pod ${pods[kind].metadata?.name ?? ''}: ${errorMessage(err)}`;
-        }
-      }),
-    );
-    const deadline = Date.now() + options.timeoutMs;
-    for (const [index, kind] of kinds.entries()) {
-      const refused = started[index];
-      if (refused !== undefined) {
-        results.push(failed(probeChecks[kind].id, probeChecks[kind].title, refused));
-        continue;
-      }
-      let state = await probeState(kube, pods[kind]);
-      while (state === undefined && Date.now() < deadline) {
-        await sleep(options.pollMs ?? 1_000);
-        state = await probeState(kube, pods[kind]);
-      }
-      const name = pods[kind].metadata?.name ?? '';
-      if (state === undefined) results.push(failed(probeChecks[kind].id, probeChecks[kind].title, `probe pod ${namespace}/${name} did not finish within ${String(Math.round(options.timeoutMs / 1000))} s`));
-      else if ('cannot' in state) results.push(failed(probeChecks[kind].id, probeChecks[kind].title, `probe pod ${namespace}/${name} could not run: ${state.cannot}`));
-      else results.push(judgeProbe(kind, state));
-    }
-    return results;
+    results = await runProbePods(kube, { namespace, networkPolicies, pods, kinds, timeoutMs: options.timeoutMs, pollMs: options.pollMs ?? 1_000 });
   } finally {
     const left = await deleteProbeObjects(kube, namespace);
-    if (left !== undefined) results.push(failed('mesh-probe-cleanup', 'probe pods deleted', `${left} — delete them with kubectl delete pod,networkpolicy -n ${namespace} -l ${probeLabel}`));
+    if (left !== undefined) options.onCleanupProblem?.(`${left} — delete them with kubectl delete pod,networkpolicy -n ${namespace} -l ${probeLabel}`);
   }
+  return results;
+}
+
+async function runProbePods(
+  kube: KubeClient,
+  run: { namespace: string; networkPolicies: readonly NetworkPolicy[]; pods: Record<ProbeKind, V1Pod>; kinds: readonly ProbeKind[]; timeoutMs: number; pollMs: number },
+): Promise<CheckResult[]> {
+  const { namespace, pods, kinds } = run;
+  const failedProbe = (kind: ProbeKind, why: string): CheckResult => failed(probeChecks[kind].id, probeChecks[kind].title, why);
+  try {
+    for (const policy of run.networkPolicies) await kube.request('POST', await kube.path({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace }), { body: policy });
+  } catch (err) {
+    return kinds.map((kind) => failedProbe(kind, `could not create the probes' NetworkPolicies: ${errorMessage(err)}`));
+  }
+  const refusals = await Promise.all(
+    kinds.map(async (kind) => {
+      try {
+        await kube.request('POST', await kube.path({ apiVersion: 'v1', kind: 'Pod', namespace }), { body: pods[kind] });
+        return undefined;
+      } catch (err) {
+        return `could not create probe pod ${pods[kind].metadata?.name ?? ''}: ${errorMessage(err)}`;
+      }
+    }),
+  );
+  const deadline = Date.now() + run.timeoutMs;
+  const results: CheckResult[] = [];
+  for (const [index, kind] of kinds.entries()) {
+    const refused = refusals[index];
+    if (refused !== undefined) {
+      results.push(failedProbe(kind, refused));
+      continue;
+    }
+    let state = await probeState(kube, pods[kind]);
+    while (state === undefined && Date.now() < deadline) {
+      await sleep(run.pollMs);
+      state = await probeState(kube, pods[kind]);
+    }
+    const name = `${namespace}/${pods[kind].metadata?.name ?? ''}`;
+    if (state === undefined) results.push(failedProbe(kind, `probe pod ${name} did not finish within ${String(Math.round(run.timeoutMs / 1000))} s`));
+    else if ('cannot' in state) results.push(failedProbe(kind, `probe pod ${name} could not run: ${state.cannot}`));
+    else results.push(judgeProbe(kind, state));
+  }
+  return results;
 }
 
 /** Deletes the pods and NetworkPolicies carrying the probe label in the namespace; what could not be deleted, if anything. */

@@ -74,7 +74,7 @@ export function proxyProblems(pods: readonly V1Pod[]): string[] {
  */
 export async function checkMesh(
   kube: KubeClient,
-  options: { namespace: string; traces: ReadonlyMap<string, JaegerTrace>; prometheus: Source; probeTimeoutMs: number },
+  options: { namespace: string; traces: ReadonlyMap<string, JaegerTrace>; prometheus: Source; probeTimeoutMs: number; warn: (line: string) => void },
 ): Promise<CheckResult[]> {
   const pods = (await kube.list<V1Pod>('v1', 'Pod', { namespace: options.namespace })).items.filter((pod) => pod.metadata?.deletionTimestamp == null);
   const problems = proxyProblems(pods);
@@ -104,6 +104,6 @@ export async function checkMesh(
     }
   }
   if (proxiesDown !== undefined) results.push(failed(plaintext.id, plaintext.title, proxiesDown), failed(caller.id, caller.title, proxiesDown));
-  else results.push(...(await runMeshProbes(kube, options.namespace, { timeoutMs: options.probeTimeoutMs })));
+  else results.push(...(await runMeshProbes(kube, options.namespace, { timeoutMs: options.probeTimeoutMs, onCleanupProblem: options.warn })));
   return results;
 }
