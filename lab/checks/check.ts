@@ -9,6 +9,9 @@ export interface CheckResult {
   readonly detail: string;
 }
 
+/** Kubelet waiting reasons that only say a container is on its way, not why it cannot start. */
+export const onItsWay: ReadonlySet<string> = new Set(['ContainerCreating', 'PodInitializing']);
+
 /** Where a check's data comes from: a base URL, or why there is none (the check then fails with that). */
 export type Source = { readonly url: string } | { readonly unavailable: string };
 

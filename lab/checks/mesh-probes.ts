@@ -14,8 +14,9 @@ import { errorMessage } from '../../core/errors.ts';
 import type { KubeClient } from '../../core/kube/client.ts';
 import { isNotFound } from '../../core/kube/errors.ts';
 import type { NetworkPolicy } from '../../demo/network-policies.ts';
+import { servicePort } from '../../demo/render.ts';
 import { restrictedContainerSecurity } from '../../monitoring/common.ts';
-import { failed, passed, type CheckResult } from './check.ts';
+import { failed, onItsWay, passed, type CheckResult } from './check.ts';
 
 export const probeLabel = 'tracelab.dev/verify-probe';
 const probeContainer = 'probe';
@@ -146,8 +147,6 @@ export function parseProbeLog(log: string): ProbeOutcome | undefined {
   return { error: parsed.error ?? 'Error', message: parsed.message ?? '' };
 }
 
-const onItsWay = new Set(['ContainerCreating', 'PodInitializing']);
-
 /** Ended with its outcome, cannot start (a container's waiting reason), or still going (undefined). */
 async function probeState(kube: KubeClient, pod: V1Pod): Promise<ProbeOutcome | { cannot: string } | undefined> {
   const namespace = pod.metadata?.namespace ?? '';
@@ -191,7 +190,7 @@ export async function runMeshProbes(kube: KubeClient, namespace: string, options
     namespace,
     image,
     imagePullSecrets: podSpec?.imagePullSecrets ?? [],
-    backend: { app: 'backend', port: 8080 },
+    backend: { app: 'backend', port: servicePort },
     suffix: Date.now().toString(36),
   };
   const { networkPolicies, pods } = renderProbes(settings);

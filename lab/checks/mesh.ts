@@ -1,6 +1,6 @@
 import type { V1ContainerStateWaiting, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { KubeClient } from '../../core/kube/client.ts';
-import { failed, passed, type CheckResult, type Source } from './check.ts';
+import { failed, onItsWay, passed, type CheckResult, type Source } from './check.ts';
 import { probeChecks, runMeshProbes } from './mesh-probes.ts';
 import { instantQuery } from './metrics.ts';
 import { shapeOf, type JaegerTrace } from './traces.ts';
@@ -24,9 +24,6 @@ const proxyContainer = 'istio-proxy';
 const noProxy = 'made before the mesh was installed, or injection is off for its namespace (npm run deploy:demo rolls the demo into the mesh)';
 /** What the injector adds before the proxy, in the proxy's image: istio-cni's check of the pod's traffic redirect, or the old iptables init. */
 const proxyInitContainers = ['istio-validation', 'istio-init'];
-
-/** Kubelet reasons that only say a container is on its way, not why it cannot start. */
-const onItsWay = new Set(['PodInitializing', 'ContainerCreating']);
 
 /** Why a pod's proxy is not running, ranked: 0 it cannot start (the kubelet's reason), 1 it is starting or not ready, 2 it has none. */
 type ProxyFinding = { detail: string; rank: 0 | 1 | 2 };
