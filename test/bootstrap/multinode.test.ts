@@ -208,7 +208,6 @@ describe('a three-node lab over SSH on real nodes', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /^ {2}backend: built sha256:[0-9a-f]{12}/m);
     const pods = (await kube.list<V1Pod>('v1', 'Pod', { namespace })).items.filter((p) => p.metadata?.deletionTimestamp === undefined);
-    const nodeOf = new Map(pods.map((p) => [p.metadata?.name ?? '', p.spec?.nodeName ?? '']));
     for (const service of ['frontend', 'backend']) {
       const placed = pods.filter((p) => p.metadata?.labels?.app === service).map((p) => p.spec?.nodeName ?? '');
       assert.deepEqual(placed.sort(), ['worker1', 'worker2'], `${service} spread over the workers, each pulled its image from the lab registry`);
@@ -223,9 +222,9 @@ describe('a three-node lab over SSH on real nodes', () => {
       // backend: cordoned, the backends there deleted, their replacements scheduled on the other worker.
       type Hello = { pod: string; backend: { pod: string }; traceId: string };
       const hello = async (): Promise<Hello> => (await (await fetch(`${url}/api/hello`)).json()) as Hello;
-      // The answering pod is looked up now: the list above may predate a pod the rollout replaced.
+      // The answering pod is looked up now: the list above may predate it.
       const first = await hello();
-      const here = nodeOf.get(first.pod) ?? (await kube.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', name: first.pod, namespace }))?.spec?.nodeName ?? '';
+      const here = (await kube.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', name: first.pod, namespace }))?.spec?.nodeName ?? '';
       assert.notEqual(here, '', `the node of frontend pod ${first.pod}`);
       const cordon = (unschedulable: boolean): Promise<unknown> => (kube as KubeClient).request('PATCH', `/api/v1/nodes/${here}`, { body: { spec: { unschedulable } }, contentType: 'application/merge-patch+json' });
       await cordon(true);
